@@ -1,26 +1,18 @@
-// Thin KVM binding: ioctls, mmap, signals. No device logic lives here.
-#include <napi.h>
-#include <fcntl.h>
-#include <linux/kvm.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
-#include <cerrno>
-#include <cstring>
+// tsvisor's KVM binding: ioctls, mmap, eventfds and the kick signal. No device
+// logic and no policy live here; see src/kvm/ for the TypeScript face.
+//
+// Context-aware (NODE_API_MODULE): it loads in worker threads too. The only
+// global state is the mutex-protected mapping and vCPU registries.
+#include "common.h"
 
-static Napi::Value ApiVersion(const Napi::CallbackInfo& info) {
-  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    Napi::Error::New(info.Env(), std::string("open /dev/kvm: ") + strerror(errno)).ThrowAsJavaScriptException();
-    return info.Env().Undefined();
-  }
-  int v = ioctl(fd, KVM_GET_API_VERSION, 0);
-  close(fd);
-  return Napi::Number::New(info.Env(), v);
-}
-
-static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("apiVersion", Napi::Function::New(env, ApiVersion));
+static Napi::Object InitKvmAddon(Napi::Env env, Napi::Object exports) {
+  tsvisor::RegisterSystem(env, exports);
+  tsvisor::RegisterVm(env, exports);
+  tsvisor::RegisterVcpu(env, exports);
+  tsvisor::RegisterMemory(env, exports);
+  tsvisor::RegisterEventfd(env, exports);
+  tsvisor::RegisterLayout(env, exports);
   return exports;
 }
 
-NODE_API_MODULE(tsvisor_kvm, Init)
+NODE_API_MODULE(tsvisor_kvm, InitKvmAddon)
