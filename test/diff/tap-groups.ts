@@ -1,0 +1,46 @@
+/**
+ * The tap side of the differential harness: one assertion per instruction
+ * group, strict for SUPPORTED_GROUPS, `todo` for the rest.
+ */
+import t from 'tap';
+import { Group, groupSupportedByHost, hostFeatures } from './cases';
+import { runGroup, seedRange } from './harness';
+import { buildRunner } from './native';
+import { loadSoftCpu } from './soft';
+import { SUPPORTED_GROUPS } from './supported-groups';
+
+/** Sequences per group in `npm test`; scripts/fuzz-cpu runs as many as asked. */
+export const CASES_PER_GROUP = 600;
+
+export function runDiffGroups(groups: Group[]): void {
+  if (process.arch !== 'x64' || process.platform !== 'linux') {
+    t.plan(0, 'the host CPU is the reference: needs x86-64 Linux');
+    return;
+  }
+  const soft = loadSoftCpu();
+  if ('missing' in soft) {
+    t.plan(0, `software CPU not available: ${soft.missing}`);
+    return;
+  }
+  const runner = buildRunner();
+  if ('error' in runner) {
+    t.plan(0, `native runner unavailable: ${runner.error}`);
+    return;
+  }
+  const features = hostFeatures();
+  for (const group of groups) {
+    const hostGap = groupSupportedByHost(group, features);
+    if (hostGap) {
+      t.test(`group ${group}`, { skip: hostGap }, async () => {});
+      continue;
+    }
+    const supported = SUPPORTED_GROUPS.includes(group);
+    const opts = supported ? {} : { todo: `group ${group} is not in test/diff/supported-groups.ts yet` };
+    t.test(`group ${group}: software CPU matches the host`, opts, async (tt) => {
+      const report = runGroup(group, seedRange(1, CASES_PER_GROUP), runner.path, soft.run);
+      tt.equal(report.mismatches, 0, `${group}: ${report.mismatches}/${report.cases} cases differ (host faulted in ${report.hostExceptions})`, {
+        diag: report.examples.length ? { examples: report.examples.join('\n\n') } : undefined,
+      });
+    });
+  }
+}
