@@ -1,0 +1,17 @@
+/** JSON values as the QMP parser produces them. Objects have no prototype, so a key like "__proto__" is just data. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+export function isJsonObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function newJsonObject(): JsonObject {
+  return Object.create(null) as JsonObject;
+}
+
+export function hasKey(o: JsonObject, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(o, key);
+}
