@@ -1,0 +1,139 @@
+import t from 'tap';
+import { IoBus, MmioDevice } from '../src/devices/bus';
+import { RecordingLine } from '../src/devices/irq';
+import { memoryLogger } from '../src/log';
+import { PciHost } from '../src/devices/legacy/pci-host';
+import { PciConfigSpace } from '../src/devices/legacy/pci-config-space';
+import { PciDevice } from '../src/devices/legacy/pci-device';
+import { pciIntxGsi, pciRoutingTable } from '../src/devices/legacy/pci-irq-routing';
+
+class TestFunction implements PciDevice {
+  readonly config = new PciConfigSpace({ vendorId: 0x1234, deviceId: 0x5678, classCode: 0x020000, interruptPin: 1 });
+  reads: number[] = [];
+  readonly bar0: MmioDevice = { mmioRead: (o, d) => { this.reads.push(o); d.fill(0xab); }, mmioWrite: () => {} };
+  constructor() {
+    this.config.defineBar(0, { kind: 'mem32', size: 0x1000 });
+    this.config.defineBar(2, { kind: 'mem64', size: 0x4000, prefetchable: true });
+    this.config.defineBar(4, { kind: 'io', size: 0x20 });
+    const cap = this.config.addCapability(0x05, 8);
+    this.config.set8(cap + 2, 0x42);
+    this.config.addCapability(0x09, 4);
+  }
+  configRead(o: number, s: number): number { return this.config.read(o, s); }
+  configWrite(o: number, s: number, v: number): void { this.config.write(o, s, v); }
+  barMmio(i: number): MmioDevice | undefined { return i === 0 || i === 2 ? this.bar0 : undefined; }
+}
+
+function setup() {
+  const bus = new IoBus(memoryLogger());
+  const lines = new Map<number, RecordingLine>();
+  const log = memoryLogger();
+  const host = new PciHost({ bus, log, intx: (gsi) => { const l = new RecordingLine(); lines.set(gsi, l); return l; } });
+  host.registerPorts();
+  const cfg = {
+    read: (slot: number, off: number, size: 1 | 2 | 4) => { bus.pioWrite(0xcf8, 4, 0x80000000 | (slot << 11) | (off & 0xfc)); return bus.pioRead(0xcfc + (off & 3), size); },
+    write: (slot: number, off: number, size: 1 | 2 | 4, v: number) => { bus.pioWrite(0xcf8, 4, 0x80000000 | (slot << 11) | (off & 0xfc)); bus.pioWrite(0xcfc + (off & 3), size, v); },
+  };
+  return { bus, host, lines, cfg, log };
+}
+
+t.test('host bridge at 00.0 answers like an i440FX; empty slots read all-ones', async (t) => {
+  const { cfg, bus } = setup();
+  t.equal(cfg.read(0, 0, 4), 0x12378086);
+  t.equal(cfg.read(0, 0x0a, 2), 0x0600);
+  t.equal(cfg.read(0, 0x0b, 1), 0x06);
+  t.equal(cfg.read(5, 0, 4), 0xffffffff);
+  t.equal(cfg.read(5, 0, 2), 0xffff);
+  bus.pioWrite(0xcf8, 4, 0x12345678);
+  t.equal(bus.pioRead(0xcf8, 4), 0x12345678, 'address register reads back');
+  bus.pioWrite(0xcf8, 4, 0); // enable bit clear
+  t.equal(bus.pioRead(0xcfc, 4), 0xffffffff);
+});
+
+t.test('BAR sizing, placement, relocation and memory enable', async (t) => {
+  const { cfg, host, bus } = setup();
+  const fn = new TestFunction();
+  const slot = host.addDevice(fn);
+  t.equal(slot, 1);
+  cfg.write(slot, 0x10, 4, 0xffffffff);
+  t.equal(cfg.read(slot, 0x10, 4), 0xfffff000, 'mem32 size mask');
+  cfg.write(slot, 0x18, 4, 0xffffffff);
+  cfg.write(slot, 0x1c, 4, 0xffffffff);
+  t.equal(cfg.read(slot, 0x18, 4), 0xffffc00c, '64-bit prefetchable size mask');
+  t.equal(cfg.read(slot, 0x1c, 4), 0xffffffff);
+  cfg.write(slot, 0x20, 4, 0xffffffff);
+  t.equal(cfg.read(slot, 0x20, 4), 0xffffffe1, 'io size mask');
+  t.equal(cfg.read(slot, 0x14, 4), 0, 'unimplemented BAR');
+  cfg.write(slot, 0x10, 4, 0xfe000000);
+  cfg.write(slot, 0x18, 4, 0x00000000);
+  cfg.write(slot, 0x1c, 4, 0x1);
+  t.equal(bus.mmioMappings().length, 0, 'nothing mapped before memory enable');
+  cfg.write(slot, 0x04, 2, 0x2);
+  t.same(bus.mmioMappings().map((m) => [m.base, m.length]), [[0xfe000000, 0x1000], [0x100000000, 0x4000]]);
+  const d = new Uint8Array(4);
+  bus.mmioRead(0xfe000010, d);
+  t.same(fn.reads, [0x10]);
+  cfg.write(slot, 0x10, 4, 0xfd000000);
+  t.same(bus.mmioMappings().map((m) => m.base), [0xfd000000, 0x100000000], 'BAR relocated');
+  bus.mmioRead(0xfe000010, d);
+  t.same([...d], [0xff, 0xff, 0xff, 0xff], 'old place is unclaimed');
+  cfg.write(slot, 0x04, 2, 0);
+  t.equal(bus.mmioMappings().length, 0, 'memory disable unmaps');
+});
+
+t.test('a BAR placed over another device stays unmapped and is logged once', async (t) => {
+  const { cfg, host, bus, log } = setup();
+  bus.registerMmio(0xfe000000, 0x1000, { mmioRead: () => {}, mmioWrite: () => {} }, 'other');
+  const slot = host.addDevice(new TestFunction());
+  cfg.write(slot, 0x10, 4, 0xfe000000);
+  t.doesNotThrow(() => cfg.write(slot, 0x04, 2, 0x2));
+  t.equal(bus.mmioMappings().length, 1);
+  t.match(log.lines.join('\n'), /cannot map/);
+});
+
+t.test('capability list walks from 0x34', async (t) => {
+  const { cfg, host } = setup();
+  const slot = host.addDevice(new TestFunction());
+  t.ok(cfg.read(slot, 0x06, 2) & 0x10, 'status has capability list');
+  const ids: number[] = [];
+  for (let p = cfg.read(slot, 0x34, 1); p; p = cfg.read(slot, p + 1, 1)) ids.push(cfg.read(slot, p, 1));
+  t.same(ids, [0x05, 0x09]);
+});
+
+t.test('read-only fields ignore writes', async (t) => {
+  const { cfg, host } = setup();
+  const slot = host.addDevice(new TestFunction());
+  cfg.write(slot, 0, 4, 0);
+  t.equal(cfg.read(slot, 0, 4), 0x56781234);
+  cfg.write(slot, 0x3c, 1, 0x0b);
+  t.equal(cfg.read(slot, 0x3c, 1), 0x0b, 'interrupt line is writable');
+  t.equal(cfg.read(slot, 0x3d, 1), 1, 'pin is not');
+});
+
+t.test('INTx: routing, interrupt line preset, disable bit', async (t) => {
+  const { cfg, host, lines } = setup();
+  const fn = new TestFunction();
+  const slot = host.addDevice(fn, 3);
+  const gsi = pciIntxGsi(3, 1);
+  t.equal(gsi, 16 + 3);
+  t.equal(cfg.read(slot, 0x3c, 1), gsi);
+  fn.config.setIntx(true);
+  t.ok(lines.get(gsi)!.level);
+  t.ok(cfg.read(slot, 0x06, 2) & 0x8, 'status interrupt bit');
+  cfg.write(slot, 0x04, 2, 0x400);
+  t.notOk(lines.get(gsi)!.level, 'interrupt disable masks the line');
+  cfg.write(slot, 0x04, 2, 0);
+  t.ok(lines.get(gsi)!.level);
+  t.equal(pciRoutingTable().length, 128);
+  t.equal(pciIntxGsi(0, 4), 19);
+  t.equal(pciIntxGsi(1, 4), 16);
+});
+
+t.test('ECAM reaches the same config space', async (t) => {
+  const { host, bus } = setup();
+  host.registerEcam(0xb0000000);
+  const slot = host.addDevice(new TestFunction());
+  const d = new Uint8Array(4);
+  bus.mmioRead(0xb0000000 + (slot << 15), d);
+  t.equal(new DataView(d.buffer).getUint32(0, true), 0x56781234);
+});
