@@ -9,6 +9,7 @@ import { CommandContext, CommandHandler } from './command-context';
 import { QmpError, genericError } from './errors';
 import { JsonObject, JsonValue, hasKey, isJsonObject, newJsonObject } from './json-value';
 import { StreamedMessage } from './json-streamer';
+import { qdictOrder } from './qdict-order';
 import { Logger } from '../log';
 
 const NEGOTIATION_REQUIRED = "Expecting capabilities negotiation with 'qmp_capabilities'";
@@ -19,11 +20,11 @@ interface Request {
   args: JsonObject;
 }
 
-/** QEMU's qmp_dispatch_check_obj(): members in the order the client sent them. */
+/** QEMU's qmp_dispatch_check_obj(), walking the members in QDict order so the same problem is reported first. */
 function checkEnvelope(msg: JsonObject, allowOob: boolean): Request {
   let command: string | undefined;
   let execKey: string | undefined;
-  for (const key of Object.keys(msg)) {
+  for (const key of qdictOrder(Object.keys(msg))) {
     const value = msg[key];
     if (key === 'execute' || (key === 'exec-oob' && allowOob)) {
       if (typeof value !== 'string') throw genericError(`QMP input member '${key}' must be a string`);

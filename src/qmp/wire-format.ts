@@ -1,10 +1,11 @@
 /**
- * Serialises replies the way QEMU prints them (qobject/qjson.c): ": " and
- * ", " separators, non-ASCII and control characters as \uXXXX escapes, each
+ * Serialises replies the way QEMU prints them (qobject/qjson.c): members in
+ * QDict order (see qdict-order.ts), ": " and ", " separators, non-ASCII and control characters as \uXXXX escapes, each
  * message ending in CRLF. Byte-for-byte QEMU style keeps recorded sessions
  * (libvirt's test data) comparable with ours.
  */
 import { JsonValue } from './json-value';
+import { qdictOrder } from './qdict-order';
 
 function hex4(n: number): string {
   return '\\u' + n.toString(16).toUpperCase().padStart(4, '0');
@@ -37,7 +38,7 @@ export function toQmpJson(value: JsonValue | undefined): string {
   }
   if (Array.isArray(value)) return '[' + value.map(toQmpJson).join(', ') + ']';
   const parts: string[] = [];
-  for (const key of Object.keys(value)) {
+  for (const key of qdictOrder(Object.keys(value))) {
     const v = value[key];
     if (v !== undefined) parts.push(quote(key) + ': ' + toQmpJson(v));
   }

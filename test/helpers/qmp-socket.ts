@@ -164,3 +164,64 @@ export async function startFakeMonitor(
   mon.server = await startQmpServer({ path, vm, log, onQuit: () => { mon.quits++; }, ...serverOptions });
   return mon;
 }
+
+import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+
+/** Whether Debian's qemu-system-x86_64 (the reference implementation) is installed. */
+export function qemuAvailable(): boolean {
+  return spawnSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export interface QemuProcess {
+  child: ChildProcess;
+  path: string;
+  stop(): Promise<void>;
+}
+
+/** Poll until something accepts connections on `path`. */
+export async function waitForSocket(path: string, timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const c = await RawQmpClient.connect(path);
+      c.close();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`nothing listening on ${path}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/**
+ * `qemu-system-x86_64 -S -nodefaults -nographic -machine none,accel=tcg -qmp unix:PATH,server=on,wait=off`.
+ * Resolves when the process exists; it serves one client at a time, so
+ * callers connect once (waitForSocket would use up its first accept).
+ */
+export function startQemu(path: string, extraArgs: string[] = []): QemuProcess {
+  const child = spawn('qemu-system-x86_64', [
+    '-S', '-nodefaults', '-nographic', '-machine', 'none,accel=tcg',
+    '-qmp', `unix:${path},server=on,wait=off`, ...extraArgs,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return {
+    child, path,
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    }),
+  };
+}
+
+/** Connect, retrying until the socket exists (QEMU creates it a few ms after start). */
+export async function connectWhenReady(path: string, timeoutMs = 10000): Promise<RawQmpClient> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await RawQmpClient.connect(path);
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}

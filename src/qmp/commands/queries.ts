@@ -14,7 +14,8 @@ export function versionInfo(): JsonObject {
 
 export function statusInfo(ctx: CommandContext): JsonObject {
   const status = ctx.vm.runState();
-  return { status, singlestep: false, running: status === 'running' };
+  // QAPI declaration order: QEMU's output order depends on it (see qdict-order.ts).
+  return { running: status === 'running', singlestep: false, status };
 }
 
 function cpuProps(cpu: VcpuInfo): JsonObject {
