@@ -9,7 +9,9 @@
  * tables at `pageTablesBase` for 64-bit) and sets the segment and control
  * registers, then sets `registers` on top.
  */
-import type { Registers } from '../accel';
+import type { Registers, Vcpu } from '../accel';
+import { GuestMemory } from '../memory/guest-memory';
+import { rawModeScratchSize, setupRawMode } from './cpu-mode-setup';
 
 export type EntryMode = 16 | 32 | 64;
 
@@ -36,3 +38,20 @@ export interface EntryState {
 
 /** RFLAGS at entry: only the always-one bit 1, so IF (interrupts) is off as every protocol requires. */
 export const ENTRY_RFLAGS = 0x2n;
+
+/**
+ * Puts `vcpu` in the entry state: mode, GDT and page tables through
+ * setupRawMode (cpu-mode-setup.ts), then the protocol's registers on top.
+ */
+export function applyEntryState(vcpu: Vcpu, memory: GuestMemory, entry: EntryState): void {
+  if (entry.scratchSize < rawModeScratchSize(entry.mode)) {
+    throw new RangeError(`boot scratch area of ${entry.scratchSize} bytes is too small for mode ${entry.mode}`);
+  }
+  setupRawMode(vcpu, memory, entry.mode, Number(entry.rip), entry.scratchBase);
+  const regs = vcpu.getRegisters();
+  for (const [key, value] of Object.entries(entry.registers) as [keyof Registers, bigint | undefined][]) {
+    if (value !== undefined) regs[key] = value;
+  }
+  regs.rip = entry.rip;
+  vcpu.setRegisters(regs);
+}

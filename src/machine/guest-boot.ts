@@ -1,0 +1,80 @@
+/**
+ * One call that turns a kernel image into a bootable guest: detects the
+ * format, writes the ACPI and MP tables for the machine, builds the E820 map
+ * and runs the matching loader. The machine then applies `entry` to vCPU 0
+ * with applyEntryState (entry-state.ts).
+ */
+import { GuestMemory } from '../memory/guest-memory';
+import { AcpiTables, buildAcpiTables, writeAcpiTables } from './acpi/build';
+import { AcpiMachine } from './acpi/machine-description';
+import { BootError } from './boot-error';
+import { E820Entry, buildE820 } from './e820';
+import { EntryState } from './entry-state';
+import { KernelFormatKind, detectKernelFormat } from './kernel-format';
+import { PlacedBlob, loadBzImage } from './linux-boot';
+import { HIGH_RAM_START, MemoryLayout } from './memory-layout';
+import { writeMpTable } from './mptable';
+import { loadMultiboot } from './multiboot';
+import { loadPvh } from './pvh';
+
+export interface GuestBootOptions {
+  readonly cmdline: string;
+  readonly initrd?: Uint8Array;
+  /** CPUs and devices the firmware tables describe. */
+  readonly machine: AcpiMachine;
+  /** Write ACPI tables (default true). */
+  readonly acpi?: boolean;
+  /** Write an MP table (default true; skipped above 254 vCPUs, which it cannot describe). */
+  readonly mptable?: boolean;
+}
+
+export interface GuestBoot {
+  readonly format: Exclude<KernelFormatKind, 'unknown'>;
+  readonly entry: EntryState;
+  readonly e820: readonly E820Entry[];
+  readonly kernel: PlacedBlob;
+  readonly initrd?: PlacedBlob;
+  readonly acpi?: AcpiTables;
+  /** One line for the log: format, where things went. */
+  readonly summary: string;
+}
+
+/** The layout of an existing GuestMemory (low RAM from 0, optional high RAM from 4 GiB). */
+export function layoutOfMemory(memory: GuestMemory): MemoryLayout {
+  const low = memory.regions.find((r) => r.guestAddress === 0);
+  if (!low) throw new BootError('too little memory: no RAM at address 0');
+  const high = memory.regions.find((r) => r.guestAddress === HIGH_RAM_START);
+  return {
+    ramSize: memory.size,
+    ram: memory.regions.map((r) => ({ guestAddress: r.guestAddress, size: r.bytes.length })),
+    lowRamEnd: low.bytes.length,
+    highRamEnd: high ? HIGH_RAM_START + high.bytes.length : 0,
+  };
+}
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+export function loadGuestKernel(memory: GuestMemory, image: Uint8Array, o: GuestBootOptions): GuestBoot {
+  const format = detectKernelFormat(image);
+  if (format === 'unknown') {
+    throw new BootError(`unrecognised kernel image (${image.length} bytes): not a bzImage, a PVH ELF or a Multiboot kernel`);
+  }
+  const layout = layoutOfMemory(memory);
+  let acpi: AcpiTables | undefined;
+  if (o.acpi ?? true) {
+    acpi = buildAcpiTables(o.machine, layout);
+    writeAcpiTables(memory, acpi);
+  }
+  if ((o.mptable ?? true) && o.machine.cpus <= 254) writeMpTable(memory, o.machine);
+  const e820 = buildE820(layout, acpi?.e820Carve ? [acpi.e820Carve] : []);
+  const common = { cmdline: o.cmdline, initrd: o.initrd, e820, acpiRsdpAddr: acpi?.rsdpAddr };
+  const loaded =
+    format === 'bzimage' ? loadBzImage(memory, image, common)
+    : format === 'pvh-elf' ? loadPvh(memory, image, common)
+    : loadMultiboot(memory, image, common);
+  const initrdText = loaded.initrd ? `, initrd ${loaded.initrd.size} bytes at ${hex(loaded.initrd.address)}` : '';
+  const summary =
+    `${format}: kernel ${hex(loaded.kernel.address)}-${hex(loaded.kernel.address + loaded.kernel.size)}${initrdText}, ` +
+    `${loaded.entry.mode}-bit entry at ${hex(Number(loaded.entry.rip))}${acpi ? `, ACPI RSDP at ${hex(acpi.rsdpAddr)}` : ''}`;
+  return { format, entry: loaded.entry, e820, kernel: loaded.kernel, initrd: loaded.initrd, acpi, summary };
+}
