@@ -67,6 +67,11 @@ export interface ImageOptions {
   includeDirs?: string[];
   /** Extra `ld` arguments (a linker script, -N, ...). */
   ldArgs?: string[];
+  /**
+   * Assemble and link as 64-bit (so .code32 and .code64 may be mixed), then
+   * convert the ELF to elf32-i386: what a Multiboot loader (QEMU -kernel) takes.
+   */
+  elf32?: boolean;
 }
 
 export interface Assembled {
@@ -108,10 +113,10 @@ function run(cmd: string, args: string[]): void {
 export function assembleImage(source: string | { file: string }, opts: ImageOptions = {}): Assembled {
   const text = typeof source === 'string' ? source : readFileSync(source.file, 'utf8');
   const includeDirs = [...(opts.includeDirs ?? []), ...(typeof source === 'string' ? [] : [dirname(source.file)])];
-  const bits = opts.bits ?? 64;
+  const bits = opts.elf32 ? 64 : (opts.bits ?? 64);
   const output = opts.output ?? 'elf';
   const key = createHash('sha256')
-    .update(JSON.stringify({ text, inc: includedFiles(text, includeDirs), bits, output, t: opts.textAddress, e: opts.entry, l: opts.ldArgs }))
+    .update(JSON.stringify({ text, inc: includedFiles(text, includeDirs), bits, output, e32: opts.elf32, t: opts.textAddress, e: opts.entry, l: opts.ldArgs }))
     .digest('hex').slice(0, 20);
   const dir = join(tmpdir(), 'tsvisor-asm');
   mkdirSync(dir, { recursive: true });
@@ -123,6 +128,7 @@ export function assembleImage(source: string | { file: string }, opts: ImageOpti
     run('ld', ['-m', bits === 32 ? 'elf_i386' : 'elf_x86_64', '--build-id=none', '-z', 'max-page-size=0x1000', '-z', 'noexecstack',
       `-Ttext=0x${(opts.textAddress ?? 0x100000).toString(16)}`, '-e', opts.entry ?? '_start', ...(opts.ldArgs ?? []), '-o', `${work}.elf`, `${work}.o`]);
     if (output === 'binary') run('objcopy', ['-O', 'binary', `${work}.elf`, `${work}.bin`]);
+    else if (opts.elf32) run('objcopy', ['-O', 'elf32-i386', `${work}.elf`, `${work}.elf`]);
     // Rename last: parallel test processes may assemble the same source.
     renameSync(`${work}.${output === 'elf' ? 'elf' : 'bin'}`, path);
   }
