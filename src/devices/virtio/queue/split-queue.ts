@@ -145,6 +145,15 @@ export class SplitQueue {
     return chain;
   }
 
+  /**
+   * Puts back the last `count` chains taken, for a device that found them
+   * too small for what it has to deliver and will wait for more buffers.
+   */
+  undoPop(count = 1): void {
+    this.nextAvail = (this.nextAvail - count) & 0xffff;
+    if (this.eventIdx && this.usedU16) Atomics.store(this.usedU16, 2 + 4 * this.size, this.nextAvail);
+  }
+
   /** Returns a chain to the driver with `length` bytes written into its writable part. */
   pushUsed(head: number, length: number): void {
     const used = this.used;
