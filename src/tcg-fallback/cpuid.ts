@@ -1,0 +1,77 @@
+/**
+ * CPUID: one consistent x86-64 model. A feature bit is reported exactly
+ * when this CPU implements it: no SSE3 or later, no MMX, no XSAVE/AVX, no
+ * x2APIC or TSC-deadline timer, no SMEP/SMAP, no RDRAND.
+ */
+export const CPUID_FAMILY = 6;
+export const CPUID_MODEL = 0x0f;
+export const CPUID_STEPPING = 1;
+
+const FEAT1_ECX_CX16 = 1 << 13;
+const FEAT1_ECX_MOVBE = 1 << 22;
+const FEAT1_ECX_POPCNT = 1 << 23;
+const FEAT1_ECX_HYPERVISOR = 1 << 31;
+
+const FEAT1_EDX =
+  (1 << 0) |  // FPU
+  (1 << 3) |  // PSE
+  (1 << 4) |  // TSC
+  (1 << 5) |  // MSR
+  (1 << 6) |  // PAE
+  (1 << 8) |  // CX8
+  (1 << 9) |  // APIC
+  (1 << 11) | // SEP (SYSENTER/SYSEXIT)
+  (1 << 13) | // PGE
+  (1 << 15) | // CMOV
+  (1 << 16) | // PAT
+  (1 << 19) | // CLFSH
+  (1 << 24) | // FXSR
+  (1 << 25) | // SSE
+  (1 << 26);  // SSE2
+
+const EXT1_ECX = (1 << 0) /* LAHF/SAHF in 64-bit mode */ | (1 << 5) /* LZCNT */;
+const EXT1_EDX = (1 << 11) /* SYSCALL */ | (1 << 20) /* NX */ | (1 << 26) /* 1 GiB pages */ | (1 << 27) /* RDTSCP */ | (1 << 29) /* LM */;
+
+function str4(s: string, at: number): number {
+  let v = 0;
+  for (let k = 3; k >= 0; k--) v = v * 256 + (s.charCodeAt(at + k) || 0);
+  return v >>> 0;
+}
+
+const BRAND = 'TSVisor TCG x86-64 software CPU'.padEnd(48, '\0');
+
+export interface CpuidResult { eax: number; ebx: number; ecx: number; edx: number }
+
+export function cpuid(leaf: number, subleaf: number, apicId: number, cpuCount: number): CpuidResult {
+  const r = { eax: 0, ebx: 0, ecx: 0, edx: 0 };
+  switch (leaf >>> 0) {
+    case 0:
+      r.eax = 7;
+      r.ebx = str4('Genu', 0); r.edx = str4('ineI', 0); r.ecx = str4('ntel', 0);
+      break;
+    case 1:
+      r.eax = (CPUID_FAMILY << 8) | (CPUID_MODEL << 4) | CPUID_STEPPING;
+      r.ebx = ((apicId & 0xff) << 24) | ((Math.min(cpuCount, 255) & 0xff) << 16) | (8 << 8);
+      r.ecx = (FEAT1_ECX_CX16 | FEAT1_ECX_MOVBE | FEAT1_ECX_POPCNT | FEAT1_ECX_HYPERVISOR) >>> 0;
+      r.edx = FEAT1_EDX >>> 0;
+      break;
+    case 7:
+      // Subleaf 0: no structured extended features implemented.
+      void subleaf;
+      break;
+    case 0x40000000:
+      r.eax = 0x40000000;
+      r.ebx = str4('TSVi', 0); r.ecx = str4('sorT', 0); r.edx = str4('CG\0\0', 0);
+      break;
+    case 0x80000000: r.eax = 0x80000008; break;
+    case 0x80000001: r.ecx = EXT1_ECX >>> 0; r.edx = EXT1_EDX >>> 0; break;
+    case 0x80000002: case 0x80000003: case 0x80000004: {
+      const base = (leaf - 0x80000002) * 16;
+      r.eax = str4(BRAND, base); r.ebx = str4(BRAND, base + 4); r.ecx = str4(BRAND, base + 8); r.edx = str4(BRAND, base + 12);
+      break;
+    }
+    case 0x80000008: r.eax = 40 | (48 << 8); break;
+    default: break;
+  }
+  return r;
+}

@@ -1,0 +1,2 @@
+import type { Handler } from './cpu';
+export function registerFxsaveOps(t: Handler[]): void { void t; }
