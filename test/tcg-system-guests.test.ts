@@ -1,0 +1,41 @@
+// System tests: the Multiboot guests in test/guests under QEMU TCG (the
+// reference, when installed) and under tsvisor with the software CPU, and
+// with KVM for the guests small enough for nested KVM here.
+import t from 'tap';
+import { toolchainMissing } from './helpers/assemble';
+import {
+  GUESTS, TSVISOR_PASSING, buildGuest, judge, kvmAvailable, qemuAvailable, runQemu, runTsvisor, tail,
+} from './guests/guests';
+
+const noTools = toolchainMissing();
+if (noTools) {
+  t.plan(0, `cannot build guests: ${noTools}`);
+} else {
+  const qemu = qemuAvailable();
+  for (const spec of GUESTS) {
+    t.test(spec.name, async (tt) => {
+      const elf = buildGuest(spec.name);
+
+      tt.test('QEMU TCG reference', { skip: qemu ? false : 'qemu-system-x86_64 not installed' }, async (q) => {
+        const run = runQemu(spec, elf);
+        const v = judge(spec, run);
+        q.ok(v.ok, `${spec.name} passes under QEMU`, { diag: v.ok ? undefined : { problems: v.problems, output: tail(run.output, 30) } });
+      });
+
+      const tcgTodo = TSVISOR_PASSING.tcg.includes(spec.name) ? false : `${spec.name} is not in TSVISOR_PASSING.tcg (test/guests/guests.ts) yet`;
+      tt.test('tsvisor --accel tcg', { todo: tcgTodo }, async (s) => {
+        const run = runTsvisor(spec, elf, 'tcg', 60000);
+        const v = judge(spec, run);
+        s.ok(v.ok, `${spec.name} passes under tsvisor tcg`, { diag: v.ok ? undefined : { problems: v.problems.slice(0, 10), output: tail(run.output) } });
+      });
+
+      const kvmSkip = !spec.kvmSized ? 'too slow for nested KVM here' : !kvmAvailable() ? '/dev/kvm missing' : false;
+      const kvmTodo = TSVISOR_PASSING.kvm.includes(spec.name) ? false : `${spec.name} is not in TSVISOR_PASSING.kvm yet`;
+      tt.test('tsvisor --accel kvm', { skip: kvmSkip, todo: kvmSkip ? false : kvmTodo }, async (k) => {
+        const run = runTsvisor(spec, elf, 'kvm', 60000);
+        const v = judge(spec, run);
+        k.ok(v.ok, `${spec.name} passes under tsvisor kvm`, { diag: v.ok ? undefined : { problems: v.problems.slice(0, 10), output: tail(run.output) } });
+      });
+    });
+  }
+}
