@@ -54,7 +54,7 @@ t.test('indirect tables are followed; nested indirect is an error', async (t) =>
 
 t.test('hostile chains break the queue once and never throw', async (t) => {
   const cases: [string, (s: ReturnType<typeof setup>) => void, RegExp][] = [
-    ['loop', (s) => { s.dq.writeDesc(s.dq.descAddr, 0, s.alloc.alloc(8), 8, F_NEXT, 1); s.dq.writeDesc(s.dq.descAddr, 1, s.alloc.alloc(8), 8, F_NEXT, 0); s.dq.publish(0); }, /longer than the queue size/],
+    ['loop', (s) => { s.dq.writeDesc(s.dq.descAddr, 0, s.alloc.alloc(8), 8, F_NEXT, 1); s.dq.writeDesc(s.dq.descAddr, 1, s.alloc.alloc(8), 8, F_NEXT, 0); s.dq.publish(0); }, /longer than its table/],
     ['out of range buffer', (s) => s.dq.add([{ addr: s.mem.size - 4, len: 8 }]), /not RAM/],
     ['zero length', (s) => s.dq.add([{ addr: 0x20000, len: 0 }]), /length 0/],
     ['4 GiB length', (s) => s.dq.add([{ addr: 0x20000, len: 0xffffffff }]), /not RAM/],
@@ -73,7 +73,7 @@ t.test('hostile chains break the queue once and never throw', async (t) => {
       s.dq.writeDesc(tb, 1, 0x20000, 8, F_NEXT | F_WRITE, 0);
       s.dq.writeDesc(s.dq.descAddr, 0, tb, 32, F_INDIRECT, 0);
       s.dq.publish(0);
-    }, /longer than the queue size/],
+    }, /longer than its table/],
   ];
   for (const [name, poison, expected] of cases) {
     const s = setup();
@@ -82,6 +82,17 @@ t.test('hostile chains break the queue once and never throw', async (t) => {
     t.equal(s.errors.length, 1, `${name}: reported once`);
     t.match(s.errors[0], expected, name);
   }
+});
+
+t.test('an indirect table as long as the queue is accepted (blk with seg_max = size - 2)', async (t) => {
+  const { alloc, dq, q, errors } = setup(8);
+  const table = alloc.alloc(16 * 8);
+  const buf = alloc.alloc(8 * 8);
+  const head = dq.buildIndirect(table, Array.from({ length: 8 }, (_, i) => ({ addr: buf + 8 * i, len: 8, write: i > 0 })));
+  dq.publish(head);
+  const c = q.pop();
+  t.same(errors, []);
+  t.equal(c?.writableLength, 56);
 });
 
 t.test('16-bit indices wrap around', async (t) => {

@@ -160,8 +160,9 @@ export class VirtioMmioTransport implements MmioDevice {
       case REG.QueueSel: core.queueSel = value; return;
       case REG.QueueNum: { const q = core.selectedQueueWritable(); if (q) q.size = value; return; }
       case REG.QueueReady:
+        // Linux writes 0 when tearing a queue down and checks that it reads back 0.
         if (value & 1) core.enableSelectedQueue();
-        else if (!(core.status & 0x04)) core.selectedQueue()?.reset();
+        else core.selectedQueue()?.reset();
         return;
       case REG.QueueNotify: core.notify(value & 0xffff); return;
       case REG.InterruptACK:

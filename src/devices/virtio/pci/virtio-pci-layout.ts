@@ -20,7 +20,8 @@ export const VIRTIO_MSI_NO_VECTOR = 0xffff;
 export const BAR_INDEX = 4;
 export const BAR_SIZE = 0x8000;
 export const COMMON_OFFSET = 0x0000;
-export const COMMON_SIZE = 0x38;
+/** struct virtio_pci_modern_common_cfg, through queue_notify_data and queue_reset (read as zero). */
+export const COMMON_SIZE = 0x3c;
 export const ISR_OFFSET = 0x1000;
 export const DEVICE_OFFSET = 0x2000;
 export const DEVICE_SIZE = 0x1000;

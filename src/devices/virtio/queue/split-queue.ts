@@ -232,7 +232,7 @@ export class SplitQueue {
     let indirect = false;
     for (;;) {
       if (index >= tableLength) return this.fail(`descriptor index ${index} is past its table of ${tableLength}`);
-      if (++visited > this.size) return this.fail(`chain from head ${head} is longer than the queue size ${this.size} (a loop?)`);
+      if (++visited > tableLength) return this.fail(`chain from head ${head} is longer than its table of ${tableLength} (a loop?)`);
       const at = index * DESCRIPTOR_SIZE;
       const high = table.getUint32(at + 4, true);
       const addr = high > MAX_SAFE_HIGH_WORD ? -1 : high * 0x100000000 + table.getUint32(at, true);
@@ -251,6 +251,9 @@ export class SplitQueue {
         tableLength = length / DESCRIPTOR_SIZE;
         index = 0;
         indirect = true;
+        // An indirect descriptor ends the direct chain; the table's entries get
+        // their own budget so a full-size table (Linux blk: seg_max + 2) fits.
+        visited = 0;
         continue;
       }
       if (length === 0) return this.fail(`descriptor ${index} has length 0`);
