@@ -137,3 +137,16 @@ t.test('ECAM reaches the same config space', async (t) => {
   bus.mmioRead(0xb0000000 + (slot << 15), d);
   t.equal(new DataView(d.buffer).getUint32(0, true), 0x56781234);
 });
+
+t.test('assignResources places BARs like firmware and enables decoding', async (t) => {
+  const { cfg, host, bus } = setup();
+  const a = host.addDevice(new TestFunction());
+  const b = host.addDevice(new TestFunction());
+  host.assignResources({ mmio32: { base: 0xc0000000, size: 0x10000000 }, mmio64: { base: 0x8000000000, size: 0x100000000 }, io: { base: 0xc000, size: 0x1000 } });
+  t.equal(cfg.read(a, 0x10, 4), 0xc0000000);
+  t.equal(cfg.read(b, 0x10, 4), 0xc0001000);
+  t.equal(cfg.read(a, 0x1c, 4), 0x80, '64-bit BAR in the high window');
+  t.equal(cfg.read(a, 0x20, 4), 0xc001, 'io BAR');
+  t.equal(cfg.read(a, 0x04, 2) & 0x7, 0x7);
+  t.same(bus.mmioMappings().map((m) => m.base), [0xc0000000, 0xc0001000, 0x8000000000, 0x8000004000]);
+});

@@ -42,6 +42,18 @@ export interface PciHostOptions {
   onResetControl?: (value: number) => void;
 }
 
+export interface PciWindow {
+  base: number;
+  size: number;
+}
+
+/** Address windows the host bridge decodes, as the DSDT's _CRS describes them. */
+export interface PciWindows {
+  mmio32: PciWindow;
+  mmio64?: PciWindow;
+  io?: PciWindow;
+}
+
 export class PciHost {
   private readonly slots: (Slot | undefined)[] = new Array<Slot | undefined>(PCI_SLOTS).fill(undefined);
   private address = 0;
@@ -118,6 +130,50 @@ export class PciHost {
     if (busNumber !== 0 || fn !== 0 || !s || offset + size > 256) return;
     s.device.configWrite(offset, size, value);
     this.syncBars(slot, s);
+  }
+
+  /**
+   * Does what firmware does before the kernel runs: gives every BAR that has
+   * no address one inside the given windows (naturally aligned), then turns
+   * on decoding and bus mastering. With a direct kernel boot nobody else
+   * would. The windows must match the host bridge's ACPI _CRS.
+   */
+  assignResources(windows: PciWindows): void {
+    const cursors = {
+      mmio32: windows.mmio32.base,
+      mmio64: windows.mmio64?.base,
+      io: windows.io?.base,
+    };
+    const take = (which: 'mmio32' | 'mmio64' | 'io', size: number): number | undefined => {
+      const win = which === 'mmio32' ? windows.mmio32 : which === 'mmio64' ? windows.mmio64 : windows.io;
+      const cur = cursors[which];
+      if (!win || cur === undefined) return undefined;
+      const at = Math.ceil(cur / size) * size;
+      if (at + size > win.base + win.size) return undefined;
+      cursors[which] = at + size;
+      return at;
+    };
+    this.slots.forEach((s, slot) => {
+      if (!s) return;
+      let command = 0;
+      for (let index = 0; index < 6; index++) {
+        const def = s.device.config.barDefinition(index);
+        if (!def) continue;
+        const place = def.kind === 'io' ? take('io', def.size)
+          : def.kind === 'mem64' ? take('mmio64', def.size) ?? take('mmio32', def.size)
+            : take('mmio32', def.size);
+        if (place === undefined) {
+          this.log.warn(`pci ${slot}.0 BAR ${index}: no room for 0x${def.size.toString(16)} bytes in the ${def.kind} window`);
+          continue;
+        }
+        const offset = 0x10 + 4 * index;
+        s.device.configWrite(offset, 4, place % 0x100000000);
+        if (def.kind === 'mem64') s.device.configWrite(offset + 4, 4, Math.floor(place / 0x100000000));
+        command |= def.kind === 'io' ? 0x1 : 0x2;
+      }
+      if (slot !== 0) s.device.configWrite(0x04, 2, (s.device.configRead(0x04, 2) | command | 0x4) & 0xffff);
+      this.syncBars(slot, s);
+    });
   }
 
   /** Re-maps every BAR from configuration space (after restoring a snapshot). */
