@@ -71,6 +71,12 @@ export type VcpuStop =
 
 export interface Vcpu {
   readonly index: number;
+  /**
+   * KVM's vCPU fd; absent under the software CPU. The main thread passes it to
+   * kickVcpu() (src/kvm/kick.ts) to bring a vCPU running in another thread out
+   * of KVM_RUN.
+   */
+  readonly fd?: number;
   getRegisters(): Registers;
   setRegisters(regs: Registers): void;
   getSpecialRegisters(): SpecialRegisters;

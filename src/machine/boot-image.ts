@@ -1,0 +1,18 @@
+/**
+ * Linux bzImage, PVH ELF and Multiboot images: firmware tables, e820 and the
+ * format's loader (guest-boot.ts), then vCPU 0 set up at the entry point.
+ */
+import { Accelerator } from '../accel';
+import { VmConfig } from './vm-config';
+import { MachineImages } from './machine';
+import { loadGuestKernel } from './guest-boot';
+import { applyEntryState } from './entry-state';
+
+export function loadBootImage(config: VmConfig, images: MachineImages, accel: Accelerator): void {
+  const boot = loadGuestKernel(accel.memory, images.kernel, {
+    cmdline: config.append,
+    initrd: images.initrd,
+    machine: { cpus: config.cpus, rtc: false },
+  });
+  applyEntryState(accel.vcpus[0], accel.memory, boot.entry);
+}

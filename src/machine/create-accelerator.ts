@@ -1,0 +1,41 @@
+/**
+ * Starts the first accelerator of a candidate list that works (QEMU's
+ * `-accel kvm:tcg` semantics) and attaches its interrupt routing to the
+ * platform's devices.
+ */
+import { Accelerator, AcceleratorConfig } from '../accel';
+import { Logger } from '../log';
+import { AccelName } from './vm-config';
+import { Platform } from './platform';
+import { createKvmAccelerator } from '../kvm/accelerator';
+import { createTcg } from './create-tcg';
+
+export class NoAcceleratorError extends Error {
+  override name = 'NoAcceleratorError';
+}
+
+function startOne(name: AccelName, config: AcceleratorConfig, platform: Platform): Accelerator {
+  if (name === 'kvm') {
+    if (config.cpus > 1) {
+      throw new Error('KVM with more than one vCPU is not supported yet (SMP under KVM comes with the Linux boot work); use --accel tcg');
+    }
+    const accel = createKvmAccelerator(config);
+    platform.router.attach(accel.interrupts);
+    return accel;
+  }
+  return createTcg(config, platform);
+}
+
+export function createAccelerator(candidates: AccelName[], config: AcceleratorConfig, platform: Platform, log: Logger): Accelerator {
+  const failures: string[] = [];
+  for (const name of candidates) {
+    try {
+      return startOne(name, config, platform);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      failures.push(`${name}: ${msg}`);
+      if (candidates.length > 1) log.warn(`accelerator ${name} did not start (${msg}); trying the next one`);
+    }
+  }
+  throw new NoAcceleratorError(failures.length === 1 ? failures[0] : `no accelerator started (${failures.join('; ')})`);
+}

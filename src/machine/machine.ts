@@ -1,0 +1,125 @@
+/**
+ * One guest: accelerator, buses, devices and the loaded kernel. Lives on the
+ * machine worker thread, which owns every device (no locks), and is driven
+ * by runOnce() from the worker's loop.
+ *
+ * Reset is done by building a new Machine: the accelerator, RAM and device
+ * state start from scratch, exactly as at power-on, which is simpler and
+ * safer than resetting each piece in place.
+ */
+import { Accelerator, AcceleratorConfig, SimpleRunControl, VcpuStop } from '../accel';
+import { IoBus } from '../devices/bus';
+import { Logger, defaultLogger } from '../log';
+import { AccelName, VmConfig } from './vm-config';
+import { MachineEnd } from './vm-protocol';
+import { Platform, createPlatform } from './platform';
+import { loadKernel } from './load-kernel';
+import { createAccelerator } from './create-accelerator';
+import { ramLayout } from './ram-layout';
+
+export interface MachineImages {
+  kernel: Uint8Array;
+  initrd?: Uint8Array;
+}
+
+export interface MachineIo {
+  /** Console bytes from the guest's COM1. */
+  writeConsole(bytes: Uint8Array): void;
+}
+
+/** What the worker loop does after one round of running the vCPUs. */
+export type RoundResult =
+  | { kind: 'continue' }
+  /** Every vCPU is halted; nothing to do until an interrupt (timer or host input). */
+  | { kind: 'idle'; wakeInMs: number | undefined }
+  | { kind: 'reset'; cause: string }
+  | { kind: 'end'; end: MachineEnd };
+
+export class Machine {
+  private requested: RoundResult | undefined;
+
+  private constructor(
+    readonly config: VmConfig,
+    readonly accel: Accelerator,
+    readonly bus: IoBus,
+    readonly platform: Platform,
+    /** Shared with the accelerator: a device's request stops the running vCPU. */
+    readonly control: SimpleRunControl,
+  ) {}
+
+  /**
+   * Builds the machine with the first accelerator of `candidates` that
+   * starts. Throws an Error with a one-line message when none does or the
+   * kernel cannot be loaded.
+   */
+  static create(config: VmConfig, images: MachineImages, candidates: AccelName[], io: MachineIo, log: Logger = defaultLogger): Machine {
+    const bus = new IoBus(log);
+    const control = new SimpleRunControl();
+    const accelConfig: AcceleratorConfig = { ram: ramLayout(config.memoryBytes), cpus: config.cpus, bus, control };
+    let machine: Machine | undefined;
+    const platform = createPlatform(bus, config, io, {
+      onDebugExit: (status) => machine?.request({ kind: 'end', end: { kind: 'debug-exit', status } }),
+      onResetRequest: () => machine?.request({ kind: 'reset', cause: 'guest-reset' }),
+      onPowerOff: () => machine?.request({ kind: 'end', end: { kind: 'poweroff' } }),
+    });
+    const accel = createAccelerator(candidates, accelConfig, platform, log);
+    machine = new Machine(config, accel, bus, platform, control);
+    try {
+      loadKernel(config, images, accel);
+    } catch (e) {
+      accel.destroy();
+      throw e;
+    }
+    return machine;
+  }
+
+  /** A device asks for the machine to stop running and do something (reset, end). */
+  request(result: RoundResult): void {
+    // The first request wins: a debug-exit followed by a reset in the same slice still exits.
+    this.requested ??= result;
+    this.control.requestStop();
+  }
+
+  /** Runs every vCPU once (round-robin) and says what the loop should do next. */
+  runOnce(): RoundResult {
+    let allHalted = true;
+    for (const vcpu of this.accel.vcpus) {
+      this.platform.beforeRun(vcpu.index);
+      const stop = vcpu.run();
+      const outcome = this.interpret(vcpu.index, stop);
+      if (outcome) return outcome;
+      if (stop.kind !== 'halted') allHalted = false;
+    }
+    if (this.requested) return this.takeRequest();
+    if (allHalted) return { kind: 'idle', wakeInMs: this.platform.msUntilNextTimer() };
+    return { kind: 'continue' };
+  }
+
+  private interpret(index: number, stop: VcpuStop): RoundResult | undefined {
+    switch (stop.kind) {
+      case 'kicked':
+        return this.requested ? this.takeRequest() : undefined;
+      case 'halted':
+        return this.requested ? this.takeRequest() : undefined;
+      case 'shutdown':
+        return { kind: 'reset', cause: `vCPU ${index}: ${stop.reason}` };
+      case 'system-event':
+        if (stop.event === 'poweroff') return { kind: 'end', end: { kind: 'poweroff' } };
+        if (stop.event === 'reset') return { kind: 'reset', cause: 'guest-reset' };
+        return { kind: 'end', end: { kind: 'error', message: `vCPU ${index}: guest crashed` } };
+      case 'error':
+        return { kind: 'end', end: { kind: 'error', message: `vCPU ${index}: ${stop.message}` } };
+    }
+  }
+
+  private takeRequest(): RoundResult {
+    const r = this.requested ?? { kind: 'continue' };
+    this.requested = undefined;
+    this.control.clear();
+    return r;
+  }
+
+  destroy(): void {
+    this.accel.destroy();
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The machine thread. It owns the vCPUs and every device, so devices need no
+ * locks, and it calls KVM_RUN (or runs the software CPU) itself, so an exit
+ * reaches its device with no thread hop (see ARCHITECTURE.md, thread model).
+ *
+ * The main thread talks to it with messages; when the vCPU is inside
+ * KVM_RUN the main thread also kicks it (signal + immediate_exit), after
+ * which run() returns, this loop yields to the event loop and the message
+ * is handled.
+ */
+import { parentPort, threadId } from 'node:worker_threads';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { Machine, MachineImages, RoundResult } from './machine';
+import { HostToWorker, WorkerToHost, CpuSummary } from './vm-protocol';
+import { AccelName, VmConfig } from './vm-config';
+import { formatRegisters } from './format-registers';
+import { createLogger } from '../log';
+
+const port = parentPort;
+if (!port) throw new Error('vm-worker.ts must run as a worker thread');
+
+const log = createLogger('');
+let machine: Machine | undefined;
+let config: VmConfig;
+let images: MachineImages;
+let candidates: AccelName[];
+let consoleFd: number | null = null;
+let ownsConsoleFd = false;
+let running = false;
+let roundScheduled = false;
+let idleTimer: NodeJS.Timeout | undefined;
+
+function post(msg: WorkerToHost): void {
+  port!.postMessage(msg);
+}
+
+/** Writes all bytes, retrying when a non-blocking terminal or pipe is momentarily full. */
+function writeConsole(bytes: Uint8Array): void {
+  if (consoleFd === null) return;
+  let off = 0;
+  while (off < bytes.length) {
+    try {
+      off += writeSync(consoleFd, bytes, off, bytes.length - off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue;
+      if (code === 'EPIPE') { consoleFd = null; return; }
+      throw e;
+    }
+  }
+}
+
+function build(): Machine {
+  return Machine.create(config, images, candidates, { writeConsole }, log);
+}
+
+function schedule(): void {
+  if (roundScheduled || !running) return;
+  if (idleTimer) { clearTimeout(idleTimer); idleTimer = undefined; }
+  roundScheduled = true;
+  setImmediate(round);
+}
+
+function end(result: RoundResult & { kind: 'end' }): void {
+  running = false;
+  machine?.destroy();
+  machine = undefined;
+  post({ type: 'end', end: result.end });
+}
+
+function round(): void {
+  roundScheduled = false;
+  if (!running || !machine) return;
+  let r: RoundResult;
+  try {
+    r = machine.runOnce();
+  } catch (e) {
+    // A bug in a device or the CPU must end this guest with a clear message, not hang it.
+    r = { kind: 'end', end: { kind: 'error', message: `internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}` } };
+  }
+  switch (r.kind) {
+    case 'continue':
+      schedule();
+      return;
+    case 'idle':
+      // Sleep until the next guest timer; host input or a QMP command wakes us sooner.
+      if (r.wakeInMs !== undefined) idleTimer = setTimeout(() => { idleTimer = undefined; schedule(); }, Math.max(0, r.wakeInMs));
+      return;
+    case 'reset':
+      if (config.noReboot) {
+        end({ kind: 'end', end: { kind: 'no-reboot', cause: r.cause } });
+        return;
+      }
+      machine.destroy();
+      machine = build();
+      // QEMU reports a triple fault as a guest reset too.
+      post({ type: 'event', event: 'RESET', data: { guest: true, reason: 'guest-reset' } });
+      schedule();
+      return;
+    case 'end':
+      if (r.end.kind === 'poweroff') post({ type: 'event', event: 'SHUTDOWN', data: { guest: true, reason: 'guest-shutdown' } });
+      end(r);
+      return;
+  }
+}
+
+function cpuSummaries(): CpuSummary[] {
+  if (!machine) return [];
+  return machine.accel.vcpus.map((v) => ({
+    index: v.index,
+    rip: '0x' + v.getRegisters().rip.toString(16),
+    halted: false,
+    threadId,
+  }));
+}
+
+function reply(id: number, f: () => unknown): void {
+  try {
+    post({ type: 'reply', id, ok: true, value: f() });
+  } catch (e) {
+    post({ type: 'reply', id, ok: false, message: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+port.on('message', (msg: HostToWorker) => {
+  switch (msg.type) {
+    case 'start': {
+      config = msg.config;
+      images = { kernel: msg.kernel, initrd: msg.initrd };
+      candidates = Array.isArray(config.accel) ? config.accel : ['tcg'];
+      if (config.serial.kind === 'stdio') consoleFd = msg.serialFd ?? 1;
+      else if (config.serial.kind === 'file') {
+        consoleFd = openSync(config.serial.path, 'w');
+        ownsConsoleFd = true;
+      }
+      try {
+        machine = build();
+      } catch (e) {
+        post({ type: 'fatal', message: e instanceof Error ? e.message : String(e) });
+        return;
+      }
+      post({ type: 'started', accel: machine.accel.name, vcpuFds: vcpuFds(machine), threadId });
+      running = !msg.paused;
+      schedule();
+      return;
+    }
+    case 'pause':
+      running = false;
+      if (idleTimer) { clearTimeout(idleTimer); idleTimer = undefined; }
+      reply(msg.id, () => undefined);
+      return;
+    case 'resume':
+      running = machine !== undefined;
+      reply(msg.id, () => undefined);
+      schedule();
+      return;
+    case 'reset':
+      reply(msg.id, () => {
+        machine?.destroy();
+        machine = build();
+        post({ type: 'started', accel: machine.accel.name, vcpuFds: vcpuFds(machine), threadId });
+      });
+      schedule();
+      return;
+    case 'powerdown':
+      reply(msg.id, () => machine?.platform.pressPowerButton());
+      schedule();
+      return;
+    case 'quit':
+      running = false;
+      machine?.destroy();
+      machine = undefined;
+      if (ownsConsoleFd && consoleFd !== null) closeSync(consoleFd);
+      reply(msg.id, () => undefined);
+      return;
+    case 'serial-input':
+      machine?.platform.serial.enqueueInput(msg.bytes);
+      schedule();
+      return;
+    case 'info-registers':
+      reply(msg.id, () => {
+        const vcpu = machine?.accel.vcpus[msg.cpu];
+        if (!vcpu) throw new Error(`CPU ${msg.cpu} does not exist`);
+        return formatRegisters(vcpu.getRegisters(), vcpu.getSpecialRegisters());
+      });
+      return;
+    case 'info-cpus':
+      reply(msg.id, cpuSummaries);
+      return;
+  }
+});
+
+/** KVM vCPU fds, so the main thread can kick a vCPU out of KVM_RUN. */
+function vcpuFds(m: Machine): number[] {
+  return m.accel.vcpus.map((v) => v.fd).filter((fd): fd is number => fd !== undefined);
+}
