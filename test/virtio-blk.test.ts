@@ -257,3 +257,14 @@ t.test('requests in flight across a reset do not touch the new rings', async (t)
   await r.blk.drain();
   t.equal(r.q.usedIdx(), 0, 'nothing completed after the reset');
 });
+
+t.test('openVirtioBlk opens and locks an image; close releases it', async (t) => {
+  const { openVirtioBlk } = await import('../src/devices/virtio/attach');
+  const file = tempImage(t);
+  const blk = await openVirtioBlk(file, { serial: 'x' });
+  t.equal(blk.capacitySectors, SECTORS);
+  await t.rejects(openVirtioBlk(file), /already open read-write in this process/);
+  await blk.close();
+  const again = await openVirtioBlk(file);
+  await again.close();
+});

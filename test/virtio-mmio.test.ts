@@ -139,3 +139,12 @@ t.test('save/restore keeps a live queue going', async (t) => {
   mmioWrite32(b, REG.QueueNotify, 0);
   t.equal(q.takeUsed().length, 2);
 });
+
+t.test('attachVirtioMmio registers the window and gives the kernel parameter', async (t) => {
+  const { attachVirtioMmio } = await import('../src/devices/virtio/attach');
+  const bus = new IoBus(memoryLogger());
+  const a = attachVirtioMmio({ bus, base: 0xd0000000, gsi: 5, irq: new RecordingLine(), device: new VirtioRng(), memory: makeMemory(), log: memoryLogger() });
+  t.equal(a.cmdline, 'virtio_mmio.device=512@0xd0000000:5');
+  t.equal(a.notifyAddress, 0xd0000050);
+  t.same(bus.mmioMappings().map((m) => [m.base, m.length]), [[0xd0000000, 0x200]]);
+});

@@ -40,6 +40,8 @@ export interface PciHostOptions {
   log?: Logger;
   /** A byte written to port 0xCF9 (PIIX reset control): bit 2 requests a reset. */
   onResetControl?: (value: number) => void;
+  /** A BAR was mapped, moved or unmapped (undefined): re-point ioeventfds at virtio doorbells here. */
+  onBarMoved?: (slot: number, bar: number, address: number | undefined) => void;
 }
 
 export interface PciWindow {
@@ -218,12 +220,16 @@ export class PciHost {
         else bus.unregisterMmio(m.mmio);
         m.address = undefined;
       }
-      if (want === undefined || !def) return;
+      if (want === undefined || !def) {
+        this.opts.onBarMoved?.(slot, index, undefined);
+        return;
+      }
       const name = `pci-${slot.toString(16).padStart(2, '0')}.0-bar${index}`;
       try {
         if (def.kind === 'io') bus.registerPio(want, def.size, m.pio, name);
         else bus.registerMmio(want, def.size, m.mmio, name);
         m.address = want;
+        this.opts.onBarMoved?.(slot, index, want);
       } catch (e) {
         this.warnOnce(name, `${name}: cannot map at 0x${want.toString(16)}: ${e instanceof Error ? e.message : String(e)}`);
       }

@@ -101,6 +101,12 @@ export class VirtioBlk implements VirtioDevice {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
+  /** Finishes outstanding requests, then closes the backend (releasing the image lock). */
+  async close(): Promise<void> {
+    await this.drain();
+    await this.opts.backend.close();
+  }
+
   save(): JsonValue {
     return { capacitySectors: this.capacitySectors, readOnly: this.opts.backend.readOnly };
   }
