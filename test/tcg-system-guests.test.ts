@@ -23,18 +23,21 @@ if (noTools) {
       });
 
       const tcgTodo = TSVISOR_PASSING.tcg.includes(spec.name) ? false : `${spec.name} is not in TSVISOR_PASSING.tcg (test/guests/guests.ts) yet`;
-      tt.test('tsvisor --accel tcg', { todo: tcgTodo }, async (s) => {
+      // todo goes on the assertion: tap does not run todo subtests at all.
+      tt.test('tsvisor --accel tcg', async (s) => {
         const run = runTsvisor(spec, elf, 'tcg', 60000);
         const v = judge(spec, run);
-        s.ok(v.ok, `${spec.name} passes under tsvisor tcg`, { diag: v.ok ? undefined : { problems: v.problems.slice(0, 10), output: tail(run.output) } });
+        if (tcgTodo && !v.ok) s.comment(`${spec.name} under tsvisor tcg: ${v.problems.slice(0, 5).join('; ')}\n${tail(run.output, 8)}`);
+        s.ok(v.ok, `${spec.name} passes under tsvisor tcg`, { todo: tcgTodo || undefined, diag: v.ok ? undefined : { problems: v.problems.slice(0, 10), output: tail(run.output) } });
       });
 
       const kvmSkip = !spec.kvmSized ? 'too slow for nested KVM here' : !kvmAvailable() ? '/dev/kvm missing' : false;
       const kvmTodo = TSVISOR_PASSING.kvm.includes(spec.name) ? false : `${spec.name} is not in TSVISOR_PASSING.kvm yet`;
-      tt.test('tsvisor --accel kvm', { skip: kvmSkip, todo: kvmSkip ? false : kvmTodo }, async (k) => {
+      tt.test('tsvisor --accel kvm', { skip: kvmSkip }, async (k) => {
         const run = runTsvisor(spec, elf, 'kvm', 60000);
         const v = judge(spec, run);
-        k.ok(v.ok, `${spec.name} passes under tsvisor kvm`, { diag: v.ok ? undefined : { problems: v.problems.slice(0, 10), output: tail(run.output) } });
+        if (kvmTodo && !v.ok) k.comment(`${spec.name} under tsvisor kvm: ${v.problems.slice(0, 5).join('; ')}\n${tail(run.output, 8)}`);
+        k.ok(v.ok, `${spec.name} passes under tsvisor kvm`, { todo: kvmTodo || undefined, diag: v.ok ? undefined : { problems: v.problems.slice(0, 10), output: tail(run.output) } });
       });
     });
   }

@@ -10,7 +10,7 @@ import { loadSoftCpu } from './soft';
 import { SUPPORTED_GROUPS } from './supported-groups';
 
 /** Sequences per group in `npm test`; scripts/fuzz-cpu runs as many as asked. */
-export const CASES_PER_GROUP = 600;
+export const CASES_PER_GROUP = 1000;
 
 export function runDiffGroups(groups: Group[]): void {
   if (process.arch !== 'x64' || process.platform !== 'linux') {
@@ -35,10 +35,14 @@ export function runDiffGroups(groups: Group[]): void {
       continue;
     }
     const supported = SUPPORTED_GROUPS.includes(group);
-    const opts = supported ? {} : { todo: `group ${group} is not in test/diff/supported-groups.ts yet` };
-    t.test(`group ${group}: software CPU matches the host`, opts, async (tt) => {
+    // The todo goes on the assertion, not the subtest: tap does not run todo subtests at all.
+    const todo = supported ? undefined : `group ${group} is not in test/diff/supported-groups.ts yet`;
+    t.test(`group ${group}: software CPU matches the host`, async (tt) => {
       const report = runGroup(group, seedRange(1, CASES_PER_GROUP), runner.path, soft.run);
-      tt.equal(report.mismatches, 0, `${group}: ${report.mismatches}/${report.cases} cases differ (host faulted in ${report.hostExceptions})`, {
+      const message = `${group}: ${report.mismatches}/${report.cases} cases differ (host faulted in ${report.hostExceptions})`;
+      if (todo && report.examples.length) tt.comment(`first mismatch of ${group}:\n${report.examples[0]}`);
+      tt.equal(report.mismatches, 0, message, {
+        todo,
         diag: report.examples.length ? { examples: report.examples.join('\n\n') } : undefined,
       });
     });
