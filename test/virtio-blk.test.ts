@@ -268,3 +268,21 @@ t.test('openVirtioBlk opens and locks an image; close releases it', async (t) =>
   const again = await openVirtioBlk(file);
   await again.close();
 });
+
+t.test('multi-queue: MQ feature, num_queues, requests on the second queue', async (t) => {
+  const { MemoryBlockBackend } = await import('../src/devices/virtio/blk/memory-backend');
+  const mem = makeMemory();
+  const alloc = new GuestAllocator(0x10000, mem.size);
+  const blk = new VirtioBlk({ backend: new MemoryBlockBackend(SECTORS * 512), queues: 2, queueSize: 64 });
+  const dev = new VirtioMmioTransport({ device: blk, memory: mem, irq: new RecordingLine(), log: memoryLogger() });
+  t.ok(mmioDeviceFeatures(dev) & (1n << 12n));
+  t.equal(mmioReadConfig(dev, 0x22, 2), 2);
+  const [, q1] = mmioHandshake(dev, mem, alloc, { queueSizes: [64, 64] });
+  const hdr = alloc.alloc(16);
+  mem.writeU32(hdr, 8);
+  const id = alloc.alloc(20), st = alloc.alloc(1);
+  const head = q1.add([{ addr: hdr, len: 16 }, { addr: id, len: 20, write: true }, { addr: st, len: 1, write: true }]);
+  mmioWrite32(dev, REG.QueueNotify, 1);
+  await blk.drain();
+  t.same(q1.takeUsed(), [[head, 21]]);
+});

@@ -51,6 +51,7 @@ export class VirtioBlk implements VirtioDevice {
   private epoch = 0;
   private readonly writesInFlight = new Set<Promise<unknown>>();
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly signalPending = new Set<number>();
 
   constructor(private readonly opts: VirtioBlkOptions) {
     const queues = Math.max(1, Math.min(opts.queues ?? 1, 64));
@@ -135,9 +136,19 @@ export class VirtioBlk implements VirtioDevice {
           chain.writeFrom(Uint8Array.of(outcome.status), chain.writableLength - 1);
           queue.pushUsed(chain.head, outcome.written + 1);
         }
-        ctx.signalUsed(queueIndex);
+        this.signalSoon(ctx, queueIndex);
       });
     this.inFlight.add(done);
+  }
+
+  /** Completions that land in the same tick share one interrupt. */
+  private signalSoon(ctx: VirtioContext, queueIndex: number): void {
+    if (this.signalPending.has(queueIndex)) return;
+    this.signalPending.add(queueIndex);
+    queueMicrotask(() => {
+      this.signalPending.delete(queueIndex);
+      if (this.context === ctx) ctx.signalUsed(queueIndex);
+    });
   }
 
   private async execute(chain: DescriptorChain, epoch: number): Promise<Outcome> {
