@@ -1,7 +1,7 @@
 /**
  * The PC platform devices every machine has, independent of the accelerator:
- * COM1, the i8042 (for the reset line), and QEMU's isa-debug-exit port for
- * test guests. The software CPU adds its interrupt controllers and timers
+ * COM1, the i8042 (for the reset line), the ACPI PM registers (poweroff
+ * and the power button) and QEMU's isa-debug-exit port for test guests. The software CPU adds its interrupt controllers and timers
  * (src/machine/create-accelerator.ts) through `attachSoftwareTimers`.
  */
 import { IoBus } from '../devices/bus';
@@ -10,6 +10,8 @@ import { DeferredInterruptRouter } from '../devices/deferred-router';
 import { COM1_IRQ, COM1_PORT, SERIAL_PORT_COUNT, Serial16550 } from '../devices/legacy/serial';
 import { I8042 } from '../devices/legacy/i8042';
 import { DEBUG_EXIT_PORT, DebugExit } from '../devices/legacy/debug-exit';
+import { AcpiPm } from '../devices/legacy/acpi-pm';
+import { PM_IO_BASE, SCI_IRQ } from './acpi/pm';
 import { VmConfig } from './vm-config';
 
 export interface PlatformHooks {
@@ -28,8 +30,9 @@ export interface SoftwareTimers {
 export class Platform {
   readonly router = new DeferredInterruptRouter();
   readonly serial: Serial16550;
+  /** FADT's PM1a blocks: S5 poweroff from the guest, the power button from the host. */
+  readonly acpiPm: AcpiPm;
   private timers: SoftwareTimers | undefined;
-  private powerButton: (() => void) | undefined;
 
   constructor(readonly bus: IoBus, writeConsole: (bytes: Uint8Array) => void, hooks: PlatformHooks) {
     this.serial = new Serial16550({ irq: lineFor(this.router, COM1_IRQ), output: writeConsole });
@@ -37,20 +40,17 @@ export class Platform {
     const i8042 = new I8042({ onReset: () => hooks.onResetRequest() });
     i8042.register(bus);
     bus.registerPio(DEBUG_EXIT_PORT, 4, new DebugExit({ onExit: (status) => hooks.onDebugExit(status) }), 'isa-debug-exit');
+    this.acpiPm = new AcpiPm({ sci: lineFor(this.router, SCI_IRQ), onPowerOff: () => hooks.onPowerOff() });
+    bus.registerPio(PM_IO_BASE, AcpiPm.ioLength, this.acpiPm, 'acpi-pm');
   }
 
   /**
-   * QMP system_powerdown / HMP system_powerdown: the ACPI power button. Without
-   * an ACPI PM device (raw guests) the press goes nowhere, as on QEMU's
-   * `-machine none`.
+   * QMP system_powerdown / HMP system_powerdown: the ACPI power button. A
+   * guest without an ACPI driver (raw test guests) never looks, as with
+   * QEMU's `-machine none`.
    */
   pressPowerButton(): void {
-    this.powerButton?.();
-  }
-
-  /** The ACPI PM device registers how it raises its power-button event. */
-  setPowerButton(press: () => void): void {
-    this.powerButton = press;
+    this.acpiPm.pressPowerButton();
   }
 
   attachSoftwareTimers(timers: SoftwareTimers): void {
