@@ -126,7 +126,10 @@ export function assembleImage(source: string | { file: string }, opts: ImageOpti
     writeFileSync(`${work}.s`, text);
     run('as', [`--${bits}`, ...includeDirs.flatMap((d) => ['-I', d]), '-o', `${work}.o`, `${work}.s`]);
     run('ld', ['-m', bits === 32 ? 'elf_i386' : 'elf_x86_64', '--build-id=none', '-z', 'max-page-size=0x1000', '-z', 'noexecstack',
-      `-Ttext=0x${(opts.textAddress ?? 0x100000).toString(16)}`, '-e', opts.entry ?? '_start', ...(opts.ldArgs ?? []), '-o', `${work}.elf`, `${work}.o`]);
+      `-Ttext=0x${(opts.textAddress ?? 0x100000).toString(16)}`, '-e', opts.entry ?? '_start',
+      // -n: no page alignment, so the ELF headers are not a LOAD segment below .text
+      // (a Multiboot loader would otherwise be asked to load them under 1 MiB).
+      ...(opts.elf32 ? ['-n'] : []), ...(opts.ldArgs ?? []), '-o', `${work}.elf`, `${work}.o`]);
     if (output === 'binary') run('objcopy', ['-O', 'binary', `${work}.elf`, `${work}.bin`]);
     else if (opts.elf32) run('objcopy', ['-O', 'elf32-i386', `${work}.elf`, `${work}.elf`]);
     // Rename last: parallel test processes may assemble the same source.
