@@ -216,7 +216,7 @@ export class Cpu implements CodeReader {
         this.eaLo = v >>> 0; this.eaHi = Math.floor(v / TWO_32) >>> 0;
         return v;
       }
-      let lo = i.disp;
+      let lo = i.disp >>> 0;
       let hi = i.disp < 0 ? -1 : 0;
       if (i.base >= 0) { lo += this.lo[i.base]; hi += this.hi[i.base]; }
       if (i.index >= 0) { const m = 1 << i.scale; lo += this.lo[i.index] * m; hi += this.hi[i.index] * m; }
@@ -297,14 +297,14 @@ export class Cpu implements CodeReader {
   }
 
   private readSplit(lin: number, size: number, user: boolean): number {
+    // Ascending byte order: a fault on the second page reports that page's first byte, as hardware does.
     let lo = 0, hi = 0;
-    // Translate both pages first so a fault on the second leaves nothing half-read (reads have no side effects anyway).
-    for (let k = size - 1; k >= 0; k--) {
+    for (let k = 0; k < size; k++) {
       const b = this.readLinear(this.wrapLinear(lin + k), 1, user);
-      if (k >= 4) hi = hi * 256 + b; else lo = lo * 256 + b;
+      if (k >= 4) hi += b * 2 ** (8 * (k - 4)); else lo += b * 2 ** (8 * k);
     }
-    this.vhi = hi;
-    return lo;
+    this.vhi = hi >>> 0;
+    return lo >>> 0;
   }
 
   private wrapLinear(lin: number): number {
@@ -342,8 +342,7 @@ export class Cpu implements CodeReader {
   /** Faults now if a later write of `size` bytes at `lin` would fault. */
   probeWrite(lin: number, size: number, user = this.cpl === 3): void {
     this.tlbIndex(lin, ACCESS_WRITE, user);
-    const last = this.wrapLinear(lin + size - 1);
-    if ((lin & ~0xfff) !== (last & ~0xfff) || Math.floor(lin / 4096) !== Math.floor(last / 4096)) this.tlbIndex(last, ACCESS_WRITE, user);
+    if ((lin & 0xfff) + size > 4096) this.tlbIndex(this.wrapLinear(lin - (lin & 0xfff) + 4096), ACCESS_WRITE, user);
   }
 
   /** System accesses (descriptor tables, TSS, IDT) are supervisor accesses regardless of CPL. */
