@@ -150,3 +150,15 @@ t.test('assignResources places BARs like firmware and enables decoding', async (
   t.equal(cfg.read(a, 0x04, 2) & 0x7, 0x7);
   t.same(bus.mmioMappings().map((m) => m.base), [0xc0000000, 0xc0001000, 0x8000000000, 0x8000004000]);
 });
+
+t.test('onBarMoved reports mapping, relocation and unmapping (for ioeventfd)', async (t) => {
+  const bus = new IoBus(memoryLogger());
+  const moves: [number, number, number | undefined][] = [];
+  const host = new PciHost({ bus, log: memoryLogger(), intx: () => new RecordingLine(), onBarMoved: (s, b, a) => moves.push([s, b, a]) });
+  const slot = host.addDevice(new TestFunction());
+  host.configWrite(0, slot, 0, 0x10, 4, 0xfe000000);
+  host.configWrite(0, slot, 0, 0x04, 2, 0x2);
+  host.configWrite(0, slot, 0, 0x10, 4, 0xfd000000);
+  host.configWrite(0, slot, 0, 0x04, 2, 0);
+  t.same(moves.filter((m) => m[1] === 0), [[slot, 0, 0xfe000000], [slot, 0, 0xfd000000], [slot, 0, undefined]]);
+});

@@ -93,7 +93,7 @@ export class VirtioConsole implements VirtioDevice {
   }
 
   restore(state: JsonValue): void {
-    const s = state as unknown as VirtioConsoleState;
+    const s = asConsoleState(state);
     this.setSize(s.cols, s.rows);
     this.pending = s.pendingInput.length ? [Uint8Array.from(s.pendingInput.slice(0, CONSOLE_INPUT_LIMIT))] : [];
     this.pendingBytes = Math.min(s.pendingInput.length, CONSOLE_INPUT_LIMIT);
@@ -109,20 +109,20 @@ export class VirtioConsole implements VirtioDevice {
     const ctx = this.context;
     const queue = ctx?.queues[TX_QUEUE];
     if (!ctx || !queue) return;
-    let any = false;
+    let pushed = false;
     for (let chain = queue.pop(); chain; chain = queue.pop()) {
       for (const seg of chain.readable) this.opts.output(Uint8Array.from(seg));
       queue.pushUsed(chain.head, 0);
-      any = true;
+      pushed = true;
     }
-    if (any) ctx.signalUsed(TX_QUEUE);
+    if (pushed) ctx.signalUsed(TX_QUEUE);
   }
 
   private deliverInput(): void {
     const ctx = this.context;
     const queue = ctx?.queues[RX_QUEUE];
     if (!ctx || !queue || this.pendingBytes === 0) return;
-    let any = false;
+    let pushed = false;
     while (this.pendingBytes > 0) {
       const chain = queue.pop();
       if (!chain) break;
@@ -136,8 +136,15 @@ export class VirtioConsole implements VirtioDevice {
         else this.pending[0] = head.subarray(n);
       }
       queue.pushUsed(chain.head, written);
-      any = true;
+      pushed = true;
     }
-    if (any) ctx.signalUsed(RX_QUEUE);
+    if (pushed) ctx.signalUsed(RX_QUEUE);
   }
+}
+
+function asConsoleState(state: JsonValue): VirtioConsoleState {
+  const o = state !== null && typeof state === 'object' && !Array.isArray(state) ? state : {};
+  const num = (v: JsonValue | undefined, d: number): number => (typeof v === 'number' ? v & 0xffff : d);
+  const input = Array.isArray(o.pendingInput) ? o.pendingInput.filter((b): b is number => typeof b === 'number') : [];
+  return { cols: num(o.cols, 80), rows: num(o.rows, 25), pendingInput: input };
 }

@@ -143,7 +143,7 @@ export class VirtioNet implements VirtioDevice {
     const ctx = this.context;
     const queue = ctx?.queues[RX_QUEUE];
     if (!ctx || !queue?.ready) return;
-    let any = false;
+    let pushed = false;
     while (this.backlog.length > 0) {
       const packet = this.backlog[0];
       const chains = this.takeBuffers(packet.length);
@@ -154,9 +154,9 @@ export class VirtioNet implements VirtioDevice {
         continue;
       }
       this.fill(packet, chains);
-      any = true;
+      pushed = true;
     }
-    if (any) ctx.signalUsed(RX_QUEUE);
+    if (pushed) ctx.signalUsed(RX_QUEUE);
     if (this.backlog.length < RX_BACKLOG_LIMIT / 2) this.resume();
   }
 

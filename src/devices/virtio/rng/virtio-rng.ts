@@ -33,7 +33,7 @@ export class VirtioRng implements VirtioDevice {
     const ctx = this.context;
     if (!ctx || queueIndex !== 0) return;
     const queue = ctx.queues[0];
-    let any = false;
+    let pushed = false;
     for (let chain = queue.pop(); chain; chain = queue.pop()) {
       let written = 0;
       for (const seg of chain.writableSlices(0, MAX_BYTES_PER_REQUEST)) {
@@ -41,9 +41,9 @@ export class VirtioRng implements VirtioDevice {
         written += seg.length;
       }
       queue.pushUsed(chain.head, written);
-      any = true;
+      pushed = true;
     }
-    if (any) ctx.signalUsed(0);
+    if (pushed) ctx.signalUsed(0);
   }
 
   reset(): void {
