@@ -61,6 +61,7 @@ t.test('the keyboard answers atkbd: GET ID with an interrupt per byte', async (t
   const got: number[] = [];
   while (k.kbdIrq.level) got.push(k.readData());
   t.same(got, [KBD_ACK, 0xab, 0x41]);
+  t.equal(k.kbdIrq.edges, 3, 'one edge per byte, for an edge-triggered IRQ 1');
   k.writeData(0xed); // set LEDs: ACK, then ACK for the parameter
   t.equal(k.readData(), KBD_ACK);
   k.writeData(0x00);

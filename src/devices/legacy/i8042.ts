@@ -175,6 +175,11 @@ export class I8042 implements PioDevice {
 
   readData(): number {
     const head = this.output.shift();
+    if (head && this.output.length > 0) {
+      // OBF drops when the byte is read and rises again as the next one loads:
+      // an edge-triggered IRQ 1/12 must see a new edge per byte.
+      this.lowerInterrupts();
+    }
     this.updateInterrupts();
     // An empty output buffer reads back whatever was last latched; 0 is as good as any.
     return head ? head.value : 0;
@@ -313,6 +318,17 @@ export class I8042 implements PioDevice {
   private requestReset(): void {
     this.log.info('i8042: guest pulsed the reset line');
     this.onReset();
+  }
+
+  private lowerInterrupts(): void {
+    if (this.kbdIrqLevel) {
+      this.kbdIrqLevel = false;
+      this.kbdIrq?.set(false);
+    }
+    if (this.auxIrqLevel) {
+      this.auxIrqLevel = false;
+      this.auxIrq?.set(false);
+    }
   }
 
   /** The controller drives IRQ 1 / IRQ 12 while the byte at the head of its output buffer is for that port. */
