@@ -116,7 +116,7 @@ export function assembleImage(source: string | { file: string }, opts: ImageOpti
   const bits = opts.elf32 ? 64 : (opts.bits ?? 64);
   const output = opts.output ?? 'elf';
   const key = createHash('sha256')
-    .update(JSON.stringify({ text, inc: includedFiles(text, includeDirs), bits, output, e32: opts.elf32, t: opts.textAddress, e: opts.entry, l: opts.ldArgs }))
+    .update(JSON.stringify({ v: 2, text, inc: includedFiles(text, includeDirs), bits, output, e32: opts.elf32, t: opts.textAddress, e: opts.entry, l: opts.ldArgs }))
     .digest('hex').slice(0, 20);
   const dir = join(tmpdir(), 'tsvisor-asm');
   mkdirSync(dir, { recursive: true });
