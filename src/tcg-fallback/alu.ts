@@ -13,6 +13,8 @@ export const ALU_ADD = 0, ALU_OR = 1, ALU_ADC = 2, ALU_SBB = 3, ALU_AND = 4, ALU
 
 export function aluBinary(f: LazyFlags, op: number, size: number, a: number, ah: number, b: number, bh: number): number {
   const mask = SIZE_MASK[size];
+  // High halves are meaningless below 64 bits (callers may pass stale values); the lazy flags compare them.
+  if (size !== 8) { ah = 0; bh = 0; }
   let r: number;
   let rh = 0;
   switch (op) {
@@ -50,6 +52,7 @@ export function aluBinary(f: LazyFlags, op: number, size: number, a: number, ah:
 
 export function aluIncDec(f: LazyFlags, dec: boolean, size: number, a: number, ah: number): number {
   const cf = f.cf() ? 1 : 0;
+  if (size !== 8) ah = 0;
   let r: number;
   let rh = 0;
   if (size === 8) {

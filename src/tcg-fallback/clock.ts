@@ -78,8 +78,9 @@ export class VirtualClock {
   }
 
   /**
-   * Move virtual time forward by hand. Used while paused by tests and by a
-   * halted machine that has nothing to do but wait for the next timer.
+   * Move virtual time forward by hand, running or paused: tests, and a
+   * machine whose vCPUs all halt may skip straight to the next deadline
+   * instead of sleeping (the guest cannot tell the difference).
    */
   advance(ns: number): void {
     if (!(ns > 0)) return;

@@ -13,7 +13,7 @@ import { GuestMemory } from '../memory/guest-memory';
 import { CpuException, CpuUnimplemented } from './cpu-exception';
 import {
   ARITH_FLAGS, CR0_PE, CR0_ET, EFER_LMA, FLAGS_FIXED_ONE, FLAG_IF, FLAG_VM, SEG_CS, SEG_FS, SEG_SS,
-  TWO_32, VEC_GP, VEC_SS, FLAG_RF,
+  TWO_32, VEC_GP, VEC_SS, VEC_UD, FLAG_RF,
 } from './cpu-constants';
 import { DecodedInstruction, decode, CodeReader } from './decoder';
 import { LazyFlags } from './lazy-flags';
@@ -21,6 +21,7 @@ import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, Mmu, TLB_MASK, TLB_SIZE } from 
 import { SegmentCache } from './segment-cache';
 import type { CpuInterruptSource } from './cpu-interrupt-port';
 import { Multiplier, Divider } from './alu';
+import { lockAllowed } from './lock-rules';
 import { MsrState } from './msr-state';
 import { FpuState } from './fpu-state';
 
@@ -473,6 +474,7 @@ export class Cpu implements CodeReader {
           const next = this.rip + i.length;
           this.nextRip = this.codeSize === 8 ? next : this.codeSize === 4 ? next >>> 0 : next & 0xffff;
           if (this.codeSize !== 8 && this.rip + i.length - 1 > this.segs[SEG_CS].limit) throw new CpuException(VEC_GP, 0);
+          if (i.lock && !lockAllowed(i)) throw new CpuException(VEC_UD, undefined);
           this.handlers[i.opcode](this, i);
           this.rip = this.nextRip;
           if (this.interruptShadow > 0) this.interruptShadow--;

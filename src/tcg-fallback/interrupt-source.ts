@@ -3,7 +3,7 @@
  * its implementation for one vCPU: its local APIC plus, on the BSP, the PIC
  * behind LINT0 (virtual wire) or behind an APIC disabled in hardware.
  */
-import { Lapic } from './lapic';
+import { APIC_SVR, Lapic } from './lapic';
 import { PicPair } from './pic';
 
 export interface CpuInterruptSource {
@@ -50,7 +50,7 @@ export class VcpuInterruptSource implements CpuInterruptSource, CpuApicMsrs {
     }
     const v = this.lapic.acknowledge();
     // Called with nothing deliverable: the APIC answers with its spurious vector, which needs no EOI.
-    return v >= 0 ? v : this.lapic.readRegister(0xf0) & 0xff;
+    return v >= 0 ? v : this.lapic.readRegister(APIC_SVR) & 0xff;
   }
 
   takeNmi(): boolean {

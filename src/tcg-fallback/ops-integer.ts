@@ -474,18 +474,18 @@ function bitTestImm(cpu: Cpu, i: DecodedInstruction): void {
 }
 
 function bitTestMemory(cpu: Cpu, i: DecodedInstruction, op: number, size: number, offset: number, bit: number): void {
-  // Operate on the byte holding the bit, which is what the hardware's access amounts to for our purposes.
-  const byteOff = offset + (bit >> 3);
-  const addr = i.addrSize === 8 ? byteOff : i.addrSize === 4 ? byteOff >>> 0 : byteOff & 0xffff;
-  const lin = cpu.linear(i.segment, addr, 1, op !== 0);
-  if (op !== 0) cpu.probeWrite(lin, 1);
-  const v = cpu.readLinear(lin, 1);
-  const mask = 1 << (bit & 7);
-  setCarryKeepOthers(cpu, (v & mask) !== 0);
+  // The access is operand-sized at the element holding the bit, which decides the fault address.
+  const lin = cpu.linear(i.segment, offset, size, op !== 0);
+  if (op !== 0) cpu.probeWrite(lin, size);
+  const lo = cpu.readLinear(lin, size);
+  const hi = size === 8 ? cpu.vhi : 0;
+  const inHi = bit >= 32;
+  const mask = (1 << (bit & 31)) >>> 0;
+  const word = inHi ? hi : lo;
+  setCarryKeepOthers(cpu, (word & mask) !== 0);
   if (op === 0) return;
-  const nv = op === 1 ? v | mask : op === 2 ? v & ~mask : v ^ mask;
-  cpu.writeLinear(lin, 1, nv, 0);
-  void size;
+  const nw = (op === 1 ? word | mask : op === 2 ? word & ~mask : word ^ mask) >>> 0;
+  cpu.writeLinear(lin, size, inHi ? lo : nw, inHi ? nw : hi);
 }
 
 function bitTestApply(cpu: Cpu, i: DecodedInstruction, op: number, size: number, bit: number, _reg: boolean): void {
@@ -605,6 +605,12 @@ function xadd(cpu: Cpu, i: DecodedInstruction): void {
   const bh = cpu.vhi;
   const r = aluBinary(cpu.flags, 0, size, a, ah, b, bh);
   const rh = cpu.flags.hi;
+  if (i.mod === 3) {
+    // SRC <- DEST then DEST <- SUM, so XADD r, r with one register leaves the sum.
+    cpu.setReg(size, i.reg, a, ah, i);
+    cpu.setReg(size, i.rm, r, rh, i);
+    return;
+  }
   cpu.writeBackRm(i, size, r, rh);
   cpu.setReg(size, i.reg, a, ah, i);
 }
@@ -620,8 +626,8 @@ function cmpxchg(cpu: Cpu, i: DecodedInstruction): void {
     const src = cpu.getReg(size, i.reg, i);
     cpu.writeBackRm(i, size, src, cpu.vhi);
   } else {
-    // The destination is written back unchanged (a locked cycle always writes), then the accumulator loads.
-    cpu.writeBackRm(i, size, dest, dh);
+    // A memory destination is written back unchanged (a locked cycle always writes); a register one is left alone.
+    if (i.mod !== 3) cpu.writeBackRm(i, size, dest, dh);
     cpu.setReg(size, 0, dest, dh);
   }
 }
