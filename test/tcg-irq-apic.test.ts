@@ -320,3 +320,15 @@ t.test('hostile MMIO never throws; whole-set save/restore keeps timers running',
   other.run(1_500_000);
   t.equal(other.c.sources[0].acknowledgeInterrupt(), 0xe0, 'timer re-armed after restore');
 });
+
+t.test('GSI wiring: ISA IRQs reach the PIC and the IOAPIC, IRQ0 on pin 2, PCI GSIs only the IOAPIC', async (t) => {
+  const m = machine(1);
+  const seen: number[] = [];
+  const ioapic = m.c.ioapic;
+  const original = ioapic.setIrq.bind(ioapic);
+  ioapic.setIrq = (pin: number, level: boolean) => { if (level) seen.push(pin); original(pin, level); };
+  for (const gsi of [0, 1, 2, 8, 16, 23, 24, -1]) m.c.router.setIrq(gsi, true);
+  t.same(seen, [2, 1, 8, 16, 23], 'GSI 2 drives nothing on the IOAPIC; 24 and -1 are ignored');
+  m.bus.pioWrite(0x20, 1, 0x0a);
+  t.equal(m.bus.pioRead(0x20, 1) & 0x03, 0x03, 'PIC saw IRQ0 and IRQ1');
+});
