@@ -286,3 +286,17 @@ t.test('multi-queue: MQ feature, num_queues, requests on the second queue', asyn
   await blk.drain();
   t.same(q1.takeUsed(), [[head, 21]]);
 });
+
+t.test('a read larger than 64 MiB (the same guest buffer repeated) is IOERR without allocating it', async (t) => {
+  const { MemoryBlockBackend } = await import('../src/devices/virtio/blk/memory-backend');
+  const r = rig(new MemoryBlockBackend(1024 * 1024 * 1024 / 8));
+  const hdr = r.alloc.alloc(16);
+  r.mem.writeU32(hdr, 0);
+  const big = r.alloc.alloc(0x180000);
+  const st = r.alloc.alloc(1);
+  const segs = [{ addr: hdr, len: 16 }, ...Array.from({ length: 60 }, () => ({ addr: big, len: 0x180000, write: true })), { addr: st, len: 1, write: true }];
+  r.q.add(segs);
+  mmioWrite32(r.dev, REG.QueueNotify, 0);
+  await r.blk.drain();
+  t.equal(r.mem.readU8(st), 1);
+});

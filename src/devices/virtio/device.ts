@@ -25,6 +25,8 @@ export interface VirtioContext {
   signalUsed(queueIndex: number): void;
   /** The configuration space changed. */
   signalConfigChange(): void;
+  /** Something went wrong that the driver must reset to recover from: sets DEVICE_NEEDS_RESET. */
+  deviceError(reason: string): void;
 }
 
 export interface VirtioDevice {

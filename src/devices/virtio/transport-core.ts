@@ -193,6 +193,7 @@ export class VirtioTransportCore {
         if (q && q.needsNotification()) this.interrupts.queue(index);
       },
       signalConfigChange: () => this.signalConfigChange(),
+      deviceError: (reason) => this.deviceError(reason),
     };
     this.guard('activate', () => this.device.activate(context));
   }

@@ -28,6 +28,11 @@ export interface VirtioBlkOptions {
 
 /** Largest discard / write-zeroes request, in sectors (8 MiB): bounds how long one request takes. */
 const MAX_ZERO_SECTORS = 16384;
+/**
+ * Largest read or write we accept (64 MiB; Linux sends at most max_sectors_kb,
+ * 1280 KiB by default). A bigger chain is a guest trying to make us allocate.
+ */
+const MAX_TRANSFER_BYTES = 64 * 1024 * 1024;
 
 type Status = typeof VIRTIO_BLK_S_OK | typeof VIRTIO_BLK_S_IOERR | typeof VIRTIO_BLK_S_UNSUPP;
 
@@ -175,7 +180,7 @@ export class VirtioBlk implements VirtioDevice {
   }
 
   private inRange(sector: number, bytes: number): boolean {
-    return bytes % SECTOR_SIZE === 0 && Number.isSafeInteger(sector) && sector + bytes / SECTOR_SIZE <= this.capacitySectors;
+    return bytes % SECTOR_SIZE === 0 && bytes <= MAX_TRANSFER_BYTES && Number.isSafeInteger(sector) && sector + bytes / SECTOR_SIZE <= this.capacitySectors;
   }
 
   /** Reads into a bounce buffer so a request outliving a device reset never writes guest memory. */

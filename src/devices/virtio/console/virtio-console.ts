@@ -50,7 +50,11 @@ export class VirtioConsole implements VirtioDevice {
     if (take <= 0) return 0;
     this.pending.push(Uint8Array.from(bytes.subarray(0, take)));
     this.pendingBytes += take;
-    this.deliverInput();
+    try {
+      this.deliverInput();
+    } catch (e) {
+      this.context?.deviceError(`input delivery failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
     return take;
   }
 

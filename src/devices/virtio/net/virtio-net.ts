@@ -88,8 +88,16 @@ export class VirtioNet implements VirtioDevice {
     this.resume();
   }
 
-  /** A packet from the backend (header in front when the backend uses one). */
+  /** A packet from the backend (header in front when the backend uses one). Never throws into the backend. */
   receive(packet: Uint8Array): void {
+    try {
+      this.enqueue(packet);
+    } catch (e) {
+      this.context?.deviceError(`receive failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private enqueue(packet: Uint8Array): void {
     if (this.backlog.length >= RX_BACKLOG_LIMIT || packet.length > MAX_FRAME_SIZE + VIRTIO_NET_HDR_SIZE) {
       this.stats.rxDropped++;
       return;
