@@ -26,6 +26,8 @@ const WBINVD = 1 << 0;
 const PROC_C1 = 1 << 2;
 /** Set: no fixed-feature sleep button (the power button stays fixed-feature: bit 4 clear). */
 const SLP_BUTTON = 1 << 5;
+/** Set: no RTC wake status in the PM1 fixed registers (the PM device does not implement RTC_STS/RTC_EN). */
+const FIX_RTC = 1 << 6;
 const TMR_VAL_EXT = 1 << 8;
 const RESET_REG_SUP = 1 << 10;
 
@@ -66,14 +68,14 @@ export function buildFadt(o: FadtOptions): Uint8Array {
     (o.i8042 ? IAPC_LEGACY_DEVICES | IAPC_8042 : 0) |
     (o.rtc ? 0 : IAPC_CMOS_RTC_NOT_PRESENT);
   b.u16(at(109), bootArch);
-  b.u32(at(112), WBINVD | PROC_C1 | SLP_BUTTON | (o.pmTimer ? TMR_VAL_EXT : 0) | (o.i8042 ? RESET_REG_SUP : 0));
+  b.u32(at(112), WBINVD | PROC_C1 | SLP_BUTTON | FIX_RTC | (o.pmTimer ? TMR_VAL_EXT : 0) | (o.i8042 ? RESET_REG_SUP : 0));
   if (o.i8042) {
     // Reset through the keyboard controller: RESET_REG = I/O 0x64, value 0xFE.
     writeGas(b, at(116), ADDRESS_SPACE_IO, 8, 1, RESET_PORT);
     b.u8(at(128), RESET_VALUE);
   }
   b.u8(at(131), FADT_MINOR_VERSION);
-  b.u64(at(132), o.facsAddr);
+  // X_FIRMWARE_CTRL stays 0: the spec allows only one of the two FACS pointers (Linux maps both otherwise).
   b.u64(at(140), o.dsdtAddr);
   writeGas(b, at(148), ADDRESS_SPACE_IO, PM1_EVT_LEN * 8, 2, PM1A_EVT_PORT);
   writeGas(b, at(172), ADDRESS_SPACE_IO, PM1_CNT_LEN * 8, 2, PM1A_CNT_PORT);

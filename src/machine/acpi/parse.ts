@@ -63,7 +63,7 @@ export function readAcpiTables(memory: GuestMemory): FoundTable[] {
     if (t.signature === 'FACP') {
       const fv = new DataView(t.bytes.buffer);
       found.push(readTable(memory, Number(fv.getBigUint64(140, true))));
-      const facsAddr = Number(fv.getBigUint64(132, true));
+      const facsAddr = Number(fv.getBigUint64(132, true)) || fv.getUint32(36, true);
       found.push({ signature: 'FACS', address: facsAddr, bytes: memory.read(facsAddr, memory.readU32(facsAddr + 4)) });
     }
   }
