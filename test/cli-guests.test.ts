@@ -1,0 +1,78 @@
+/**
+ * Tiny guests booted through `bin/tsvisor run`, as a user runs them: the
+ * console output and the exit status are what we check. Each runs under
+ * the software CPU, and under KVM where /dev/kvm opens.
+ */
+import t from 'tap';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assemble, toolchainMissing } from './helpers/assemble';
+import { runTsvisor } from './helpers/tsvisor-cli';
+import { probeKvm } from '../src/machine/accel-select';
+
+const guestsDir = join(__dirname, '..', '..', 'test', 'guests');
+const work = mkdtempSync(join(tmpdir(), 'tsvisor-guests-'));
+const kvm = probeKvm();
+const accels: { name: 'tcg' | 'kvm'; skip: string | false }[] = [
+  { name: 'tcg', skip: false },
+  { name: 'kvm', skip: kvm.openable ? false : `no KVM: ${kvm.problem}` },
+];
+const noTools = toolchainMissing();
+
+function build(file: string, bits: 32 | 64, loadAddress: number, prefix = ''): string {
+  const bytes = assemble(prefix + readFileSync(join(guestsDir, file), 'utf8'), { bits, loadAddress });
+  const out = join(work, `${file}-${bits}-${loadAddress.toString(16)}-${prefix.length}.bin`);
+  writeFileSync(out, bytes);
+  return out;
+}
+
+for (const accel of accels) {
+  t.test(`raw guests under ${accel.name}`, { skip: noTools ?? accel.skip }, async (t) => {
+    const modes = [
+      { mode: 16, load: 0xc000, text: 'raw guest: real mode' },
+      { mode: 32, load: 0x100000, text: 'raw guest: protected mode' },
+      { mode: 64, load: 0x100000, text: 'raw guest: long mode' },
+    ] as const;
+    for (const m of modes) {
+      const image = build('raw-modes.S', m.mode === 64 ? 64 : 32, m.load, `MODE = ${m.mode}\n`);
+      const r = await runTsvisor(['run', '--kernel', image, '--kernel-format', `raw,load=0x${m.load.toString(16)},mode=${m.mode}`, '--accel', accel.name]);
+      t.equal(r.stdout, `${m.text}\n`, `${m.mode}-bit entry prints its mode`);
+      t.equal(r.status, (m.mode << 1) | 1, `${m.mode}-bit guest exits through isa-debug-exit with (${m.mode}<<1)|1`);
+    }
+
+    const uartGuests = [
+      { file: 'raw-uart-irq16.S', load: 0xc000, mode: 16 },
+      // Protected-mode IRET cannot run under nested KVM without vmx/svm (kvm_pvm emulates
+      // guest kernel code, and KVM's emulator returns from interrupts in real mode only).
+      ...(accel.name === 'tcg' || kvm.hardwareVirtualization ? [{ file: 'raw-uart-irq.S', load: 0x100000, mode: 32 }] : []),
+    ];
+    for (const g of uartGuests) {
+      const uart = build(g.file, 32, g.load);
+      const u = await runTsvisor(['run', '--kernel', uart, '--kernel-format', `raw,load=0x${g.load.toString(16)},mode=${g.mode}`, '--accel', accel.name], { input: 'Z' });
+      t.equal(u.stdout, 'uart line sent with THRE interrupts\n', `${g.mode}-bit: a line written through the UART, one THRE interrupt per byte`);
+      t.equal(u.status, ('Z'.charCodeAt(0) << 1) | 1, `${g.mode}-bit: HLT woken by the RX interrupt of a byte typed on stdin; the guest exits with it`);
+    }
+
+    const tf = build('raw-triple-fault.S', 64, 0x100000);
+    const f = await runTsvisor(['run', '--kernel', tf, '--kernel-format', 'raw,load=0x100000,mode=64', '--accel', accel.name, '--no-reboot']);
+    t.equal(f.stdout, 'about to triple fault\n');
+    t.equal(f.status, 0, 'a triple fault under --no-reboot ends the VM with status 0, as QEMU');
+    t.match(f.stderr, /guest reset \(vCPU 0: .*triple fault.*\); exiting because of --no-reboot/, 'and says why on stderr');
+  });
+}
+
+t.test('a raw kernel that overlaps the VMM scratch area is refused', { skip: noTools || false }, async (t) => {
+  const image = build('raw-modes.S', 64, 0x2000, 'MODE = 64\n');
+  const r = await runTsvisor(['run', '--kernel', image, '--kernel-format', 'raw,load=0x2000,mode=64', '--accel', 'tcg']);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /^tsvisor: raw kernel overlaps the VMM's scratch area 0x1000-0xbfff/);
+});
+
+t.test('a raw kernel larger than RAM is refused', { skip: noTools || false }, async (t) => {
+  const big = join(work, 'big.bin');
+  writeFileSync(big, Buffer.alloc(3 << 20));
+  const r = await runTsvisor(['run', '--kernel', big, '--kernel-format', 'raw,load=0x100000', '--memory', '2M', '--accel', 'tcg']);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /^tsvisor: raw kernel \(3145728 bytes at 0x100000-0x400000\) does not fit in guest RAM/);
+});
