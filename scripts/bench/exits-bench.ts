@@ -1,0 +1,88 @@
+/**
+ * PIO exit round trip: tsvisor (KvmVcpu.run dispatching to the TypeScript
+ * IoBus) against the C baseline (exits-baseline.c, the same VM and guest in
+ * the tightest KVM_RUN loop). Runs alternate between the two so that noise
+ * from other processes hits both alike; medians are reported.
+ *
+ * usage (via scripts/bench/exits): node exits-bench.js <baseline-binary> [exits-per-run] [runs]
+ */
+import { spawnSync } from 'node:child_process';
+import { SimpleRunControl } from '../../src/accel';
+import { AccessSize, IoBus, PioDevice } from '../../src/devices/bus';
+import { createKvmAccelerator } from '../../src/kvm/accelerator';
+import { setupRawMode } from '../../src/machine/cpu-mode-setup';
+
+const CODE = 0x8000;
+const SCRATCH = 0x10000;
+const COUNT_PORT = 0x10;
+const DONE_PORT = 0xf4;
+/** 1: out %al,$0x10; dec %rcx; jnz 1b; out %al,$0xf4; 2: jmp 2b -- the same bytes as exits-baseline.c. */
+const GUEST = Uint8Array.of(0xe6, 0x10, 0x48, 0xff, 0xc9, 0x75, 0xf9, 0xe6, 0xf4, 0xeb, 0xfe);
+
+class CountingPort implements PioDevice {
+  sum = 0;
+  constructor(private readonly done: () => void) {}
+  pioRead(): number { return 0; }
+  pioWrite(offset: number, _size: AccessSize, value: number): void {
+    if (offset === DONE_PORT - COUNT_PORT) this.done();
+    else this.sum += value;
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function main(): void {
+  const [baseline, exitsArg, runsArg] = process.argv.slice(2);
+  if (!baseline) throw new Error('usage: exits-bench.js <baseline-binary> [exits-per-run] [runs]');
+  const exits = Number(exitsArg ?? 200000);
+  const runs = Math.max(5, Number(runsArg ?? 5));
+
+  const control = new SimpleRunControl();
+  const bus = new IoBus();
+  bus.registerPio(COUNT_PORT, DONE_PORT - COUNT_PORT + 1, new CountingPort(() => control.requestStop()), 'bench');
+  const acc = createKvmAccelerator({ ram: [{ guestAddress: 0, size: 0x200000 }], cpus: 1, bus, control });
+  const vcpu = acc.vcpus[0];
+  acc.memory.write(CODE, GUEST);
+  setupRawMode(vcpu, acc.memory, 64, CODE, SCRATCH);
+
+  const runTsvisor = (n: number): number => {
+    const regs = vcpu.getRegisters();
+    regs.rip = BigInt(CODE);
+    regs.rcx = BigInt(n);
+    vcpu.setRegisters(regs);
+    const t0 = process.hrtime.bigint();
+    const stop = vcpu.run();
+    const ns = Number(process.hrtime.bigint() - t0);
+    if (stop.kind !== 'kicked') throw new Error(`tsvisor run ended with ${JSON.stringify(stop)}`);
+    return ns / 1000 / (n + 1);
+  };
+  const runBaseline = (n: number): number => {
+    const r = spawnSync(baseline, [String(n), '1'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`baseline failed: ${r.stderr}`);
+    return Number(r.stdout.trim());
+  };
+
+  // Warm-up: lets V8 optimise the exit path and faults in the guest pages.
+  runTsvisor(Math.min(exits, 20000));
+  runBaseline(Math.min(exits, 20000));
+
+  const ts: number[] = [];
+  const c: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    c.push(runBaseline(exits));
+    ts.push(runTsvisor(exits));
+  }
+  acc.destroy();
+
+  const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
+  console.log(`PIO exit round trip, ${exits} exits per run, ${runs} runs each (alternating), median:`);
+  console.log(`  C baseline (KVM_RUN loop):       ${median(c).toFixed(2)} us/exit   [${fmt(c)}]`);
+  console.log(`  tsvisor (KvmVcpu.run + IoBus):   ${median(ts).toFixed(2)} us/exit   [${fmt(ts)}]`);
+  console.log(`  ratio tsvisor / C:               ${(median(ts) / median(c)).toFixed(3)}x   (goal <= 1.2x)`);
+}
+
+main();
