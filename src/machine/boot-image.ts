@@ -12,7 +12,7 @@ export function loadBootImage(config: VmConfig, images: MachineImages, accel: Ac
   const boot = loadGuestKernel(accel.memory, images.kernel, {
     cmdline: config.append,
     initrd: images.initrd,
-    machine: { cpus: config.cpus, rtc: false },
+    machine: { cpus: config.cpus },
   });
   applyEntryState(accel.vcpus[0], accel.memory, boot.entry);
 }

@@ -11,7 +11,8 @@ import { Platform } from './platform';
 const MSR_IA32_APIC_BASE = 0x1b;
 
 export function createTcg(config: AcceleratorConfig, platform: Platform): Accelerator {
-  const irq = createTcgInterruptControllers({ bus: config.bus, vcpuCount: config.cpus });
+  // One clock for the platform's timers (RTC) and the CPU's (PIT, LAPICs): guest time is one thing.
+  const irq = createTcgInterruptControllers({ bus: config.bus, vcpuCount: config.cpus, clock: platform.clock });
   const apicBaseMsrs: ApicBaseMsr[] = irq.sources.map((source) => ({
     readApicBase: () => source.readMsr(MSR_IA32_APIC_BASE) ?? 0n,
     writeApicBase: (value: bigint) => { source.writeMsr(MSR_IA32_APIC_BASE, value); },
@@ -19,6 +20,5 @@ export function createTcg(config: AcceleratorConfig, platform: Platform): Accele
   const accel = createTcgAccelerator(config, { interruptSources: [...irq.sources], interrupts: irq.router, apicBaseMsrs });
   platform.router.attach(irq.router);
   platform.attachSoftwareTimers(irq);
-  irq.clock.resume();
   return accel;
 }

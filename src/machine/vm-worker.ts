@@ -146,11 +146,13 @@ port.on('message', (msg: HostToWorker) => {
     }
     case 'pause':
       running = false;
+      machine?.platform.pauseClock();
       if (idleTimer) { clearTimeout(idleTimer); idleTimer = undefined; }
       reply(msg.id, () => undefined);
       return;
     case 'resume':
       running = machine !== undefined;
+      machine?.platform.resumeClock();
       reply(msg.id, () => undefined);
       schedule();
       return;
