@@ -7,3 +7,4 @@ export { kickVcpu } from './kick';
 export { KvmExit, decodeExit, describeExit } from './exits';
 export { CpuidEntry, cpuidForVcpu, findCpuid } from './cpuid';
 export { isKvmError, KvmError, KvmBindingMissing, kvmBinding } from './binding';
+export { describeSharedRam, attachSharedRam, SharedRamDescriptor } from './shared-memory';
