@@ -36,11 +36,11 @@ function x87Close(a: number, b: number): boolean {
 }
 
 /** Which instruction a RIP belongs to (for the flags that are undefined there). */
-function undefAt(c: DiffCase, rip: bigint): number {
+function undefAt(c: DiffCase, rip: bigint, faulted: boolean): number {
   if (rip === c.stopAt) return c.undefAtEnd;
   const off = Number(rip - c.pages[0].address);
   const insn = c.insns.find((i) => off >= i.offset && off < i.offset + i.length);
-  return insn ? insn.undefBefore : 0;
+  return insn ? insn.undefBefore | (faulted ? insn.undefOnFault ?? 0 : 0) : 0;
 }
 
 export function compareResults(c: DiffCase, native: NativeResult, soft: UserModeResult, softPages: Uint8Array[]): string[] {
@@ -61,7 +61,7 @@ export function compareResults(c: DiffCase, native: NativeResult, soft: UserMode
     if (BigInt.asUintN(64, n.gpr[i]) !== BigInt.asUintN(64, s.gpr[i])) diffs.push(`${NAMES[i]}: host ${hex(n.gpr[i])}, soft ${hex(BigInt.asUintN(64, s.gpr[i]))}`);
   }
   if (n.rip !== s.rip) diffs.push(`rip: host ${hex(n.rip)}, soft ${hex(s.rip)}`);
-  const mask = BigInt(COMPARED_FLAGS & ~undefAt(c, n.rip));
+  const mask = BigInt(COMPARED_FLAGS & ~undefAt(c, n.rip, ne !== undefined));
   if ((n.rflags & mask) !== (s.rflags & mask)) {
     diffs.push(`rflags (compared bits ${hex(mask)}): host ${hex(n.rflags & mask)}, soft ${hex(s.rflags & mask)}`);
   }

@@ -42,6 +42,8 @@ export interface InsnInfo {
   length: number;
   /** RFLAGS bits that may be undefined when this instruction starts. */
   undefBefore: number;
+  /** Extra RFLAGS bits not compared when this instruction itself faults. */
+  undefOnFault?: number;
 }
 
 /** How an instruction treats the arithmetic flags. */
@@ -70,11 +72,11 @@ export class SeqBuilder {
 
   get address(): bigint { return CODE + BigInt(this.bytes.length); }
 
-  emit(bytes: number[], flags: FlagEffect = NO_FLAGS): number {
+  emit(bytes: number[], flags: FlagEffect = NO_FLAGS, undefOnFault = 0): number {
     const reads = flags.reads ?? 0;
     if (reads & this.undef) this.defineFlags();
     const at = this.bytes.length;
-    this.insns.push({ offset: at, length: bytes.length, undefBefore: this.undef });
+    this.insns.push({ offset: at, length: bytes.length, undefBefore: this.undef, undefOnFault });
     this.bytes.push(...bytes);
     this.undef = (this.undef & ~(flags.writes ?? 0)) | (flags.undef ?? 0);
     return at;

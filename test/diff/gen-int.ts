@@ -4,6 +4,7 @@
  * effects follow the SDM's per-instruction definitions, so flags the
  * architecture leaves undefined are never compared nor consumed.
  */
+import { readFileSync } from 'node:fs';
 import { MemOp, OpSize, RegOp, le, reg, sizePrefix } from './encoder';
 import { ALL_FLAGS, FlagEffect, SeqBuilder, WRITABLE_REGS, compatible } from './gen-core';
 import { AF, ARITH_FLAGS, CF, DATA, DATA_SIZE, OF, PF, RODATA, SF, UNMAPPED, ZF } from './layout';
@@ -144,12 +145,29 @@ export function genMulDiv(g: SeqBuilder): void {
   }
 }
 
+/** Host CPU flags (/proc/cpuinfo): the host is the reference, so it must implement what we generate. */
+let features: Set<string> | undefined;
+function hostHas(flag: string): boolean {
+  if (!features) {
+    try {
+      const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '';
+      features = new Set(line.split(':')[1]?.trim().split(/\s+/) ?? []);
+    } catch {
+      features = new Set();
+    }
+  }
+  return features.has(flag);
+}
+
 export function genBitOps(g: SeqBuilder): void {
   const r = g.rng;
   const size = r.pick(WIDE);
   const { prefixes, w } = sizePrefix(size);
   const btFlags: FlagEffect = { writes: CF, undef: OF | SF | AF | PF };
-  switch (r.int(9)) {
+  let pick = r.int(9);
+  // Without LZCNT/TZCNT (abm, bmi1), POPCNT or MOVBE on the host, fall back to BSF/BSR.
+  if ((pick === 3 && !(hostHas('abm') && hostHas('bmi1'))) || (pick === 4 && !hostHas('popcnt')) || (pick === 6 && !hostHas('movbe'))) pick = 2;
+  switch (pick) {
     case 0: case 1: { // BT/BTS/BTR/BTC
       const op = r.int(4);
       if (r.chance(0.5)) {
@@ -354,7 +372,10 @@ export function genString(g: SeqBuilder): void {
   const repPrefix = rep === 0 ? [] : rep === 2 && compares ? [0xf2] : [0xf3];
   const { prefixes, w } = sizePrefix(size);
   const flags: FlagEffect = compares && !(rep !== 0 && count === 0) ? ALL_FLAGS : {};
-  g.emit([...repPrefix, ...prefixes, ...(w ? [0x48] : []), op8(op, size)], flags);
+  // A fault in the middle of REP CMPS/SCAS: the SDM says RCX/RSI/RDI reflect the
+  // completed iterations but not what the flags hold; this host keeps the flags
+  // from before the instruction. Not compared.
+  g.emit([...repPrefix, ...prefixes, ...(w ? [0x48] : []), op8(op, size)], flags, compares && rep !== 0 ? ARITH_FLAGS : 0);
 }
 
 export function genStack(g: SeqBuilder): void {
