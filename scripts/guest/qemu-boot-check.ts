@@ -7,8 +7,12 @@
  * own firmware and tables play no part. Passes when the guest reaches its
  * init and sees every vCPU through our MADT.
  *
- *   node dist/scripts/guest/qemu-boot-check.js [--kvm] [--cpus N] [--timeout S]
+ *   node dist/scripts/guest/qemu-boot-check.js [--kvm] [--cpus N] [--timeout S] [--kernel cloud|generic]
  * Needs qemu-system-x86_64, as and ld, and scripts/build-guest run first.
+ * QEMU has no virtio-mmio device at our slot 0, so the guest's virtio_mmio
+ * driver binding to our LNRO0005 node and then finding no device ("Wrong
+ * magic value") shows the DSDT entry works. QEMU_MONITOR=/path/sock adds a
+ * monitor socket for `info registers` when a boot hangs.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +22,7 @@ import { Registers, Segment, SpecialRegisters, Vcpu, VcpuStop } from '../../src/
 import { GuestMemory } from '../../src/memory/guest-memory';
 import { applyEntryState } from '../../src/machine/entry-state';
 import { loadGuestKernel } from '../../src/machine/guest-boot';
-import { BIOS_AREA_END, BIOS_AREA_START, EBDA_START, MiB } from '../../src/machine/memory-layout';
+import { BIOS_AREA_END, BIOS_AREA_START, EBDA_START, MiB, virtioMmioSlot } from '../../src/machine/memory-layout';
 
 const TRAMPOLINE_ADDR = 0xff000;
 const GDTR_ADDR = 0xfff00;
@@ -50,6 +54,19 @@ function trampolineSource(v: CapturingVcpu, mode: number): string {
 .globl _start
 _start:
   cli
+  # What a BIOS would do: put the PIIX4 PM registers at 0x600 (PMBA, then PMIOSE), where our FADT says they are.
+  mov $0x80000b40, %eax
+  mov $0xcf8, %dx
+  outl %eax, %dx
+  mov $0x601, %eax
+  mov $0xcfc, %dx
+  outl %eax, %dx
+  mov $0x80000b80, %eax
+  mov $0xcf8, %dx
+  outl %eax, %dx
+  mov $1, %al
+  mov $0xcfc, %dx
+  outb %al, %dx
   mov $0xf000, %ax
   mov %ax, %ds
   lgdtl ${h(GDTR_ADDR - 0xf0000)}
@@ -119,11 +136,11 @@ async function main(): Promise<number> {
   const initrd = readFileSync(join(cache, 'initrd.img'));
   const ramBytes = 512 * MiB;
   const memory = new GuestMemory([{ guestAddress: 0, bytes: new Uint8Array(ramBytes) }]);
-  const cmd = 'grep%20-c%20^processor%20/proc/cpuinfo;dmesg|grep%20-i%20-E%20"ACPI:%20(XSDT|DSDT|FACP|APIC)|smpboot|e820"';
+  const cmd = 'grep%20-c%20^processor%20/proc/cpuinfo;dmesg|grep%20-i%20-E%20"ACPI:%20(XSDT|DSDT|FACP|APIC)|smpboot|e820|LNRO|ACPI%20(Error|Warning)"';
   const boot = loadGuestKernel(memory, kernel, {
     cmdline: `console=ttyS0 panic=-1 tsvisor.cmd=${cmd};poweroff%20-f`,
     initrd,
-    machine: { cpus, pci: true },
+    machine: { cpus, pci: true, virtioMmio: [virtioMmioSlot(0)] },
   });
   console.log(`qemu-boot-check: ${boot.summary}`);
   const vcpu = new CapturingVcpu();
@@ -144,6 +161,7 @@ async function main(): Promise<number> {
     if (boot.initrd) pieces.push(['initrd', boot.initrd.address, boot.initrd.size]);
     const args = ['-machine', 'pc', '-m', `${ramBytes / MiB}`, '-smp', `${cpus}`, '-bios', join(dir, 'bios.bin'),
       '-nodefaults', '-display', 'none', '-serial', 'stdio', '-no-reboot'];
+    if (process.env.QEMU_MONITOR) args.push('-monitor', `unix:${process.env.QEMU_MONITOR},server,nowait`);
     args.push(...(process.argv.includes('--kvm') ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max']));
     for (const [name, addr, size] of pieces) {
       writeFileSync(join(dir, `${name}.bin`), memory.read(addr, size));
@@ -160,8 +178,13 @@ async function main(): Promise<number> {
     await new Promise((resolve) => qemu.on('close', resolve));
     clearTimeout(timer);
     const cpusSeen = /tsvisor-guest: running[^\n]*\n\s*(\d+)/.exec(out)?.[1];
-    const ok = out.includes(MARKER) && Number(cpusSeen) === cpus;
-    console.log(`\nqemu-boot-check: ${ok ? 'PASS' : 'FAIL'}: marker ${out.includes(MARKER) ? 'seen' : 'missing'}, ${cpusSeen ?? '?'} of ${cpus} CPUs online`);
+    const virtioMmioBound = /virtio-mmio LNRO0005:00/.test(out);
+    const acpiErrors = /ACPI (BIOS )?(Error|Warning)/.test(out);
+    const ok = out.includes(MARKER) && Number(cpusSeen) === cpus && virtioMmioBound && !acpiErrors;
+    console.log(
+      `\nqemu-boot-check: ${ok ? 'PASS' : 'FAIL'}: marker ${out.includes(MARKER) ? 'seen' : 'missing'}, ${cpusSeen ?? '?'} of ${cpus} CPUs online, ` +
+        `virtio-mmio ${virtioMmioBound ? 'bound to LNRO0005' : 'not bound'}, ${acpiErrors ? 'ACPI errors logged' : 'no ACPI errors'}`,
+    );
     return ok ? 0 : 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });
