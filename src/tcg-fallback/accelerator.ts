@@ -14,9 +14,9 @@ import type { CpuInterruptSource } from './cpu-interrupt-port';
 import { handlerTable } from './handler-table';
 import { deliverInterrupt } from './interrupt-delivery';
 import { SegmentCache } from './segment-cache';
-import { addressFromBig, addressToBig, ApicBaseMsr } from './msr';
+import { addressFromBig, addressToBig, ApicMsrs, ApicBaseMsr } from './msr';
 import {
-  CR0_PG, EFER_LMA, EFER_LME, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS, TWO_32,
+  CR0_PG, EFER_LMA, EFER_LME, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS,
 } from './cpu-constants';
 
 export interface TcgAcceleratorOptions {
@@ -24,10 +24,23 @@ export interface TcgAcceleratorOptions {
   interruptSources?: CpuInterruptSource[];
   /** Where devices' interrupt lines go; defaults to a router that drops everything. */
   interrupts?: InterruptRouter;
-  /** APIC_BASE MSR owners, one per vCPU (the LAPIC models). */
+  /** The LAPIC MSRs per vCPU (usually the same objects as interruptSources). */
+  apicMsrs?: ApicMsrs[];
+  /** Older APIC_BASE-only hook; used when apicMsrs is absent. */
   apicBaseMsrs?: ApicBaseMsr[];
+  /**
+   * The platform the interrupt controllers provide: `beforeRun` runs due
+   * timers and routes per-CPU APIC MMIO (called before each batch of
+   * instructions); `tsc` is the TSC the LAPIC's deadline timer uses.
+   */
+  platform?: TcgPlatform;
   /** Length of one run() slice in milliseconds (default 4). */
   sliceMs?: number;
+}
+
+export interface TcgPlatform {
+  beforeRun?(vcpuIndex: number): void;
+  tsc?: { read(): bigint; write(value: bigint): void };
 }
 
 const REG_ORDER = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
@@ -44,12 +57,13 @@ export class TcgVcpu implements Vcpu {
   readonly cpu: Cpu;
 
   constructor(readonly index: number, memory: GuestMemory, private readonly config: AcceleratorConfig, private readonly sliceMs: number,
-    source: CpuInterruptSource | undefined, apicBase: ApicBaseMsr | undefined) {
+    source: CpuInterruptSource | undefined, apicMsrs: ApicMsrs | undefined, private readonly platform: TcgPlatform | undefined) {
     this.cpu = new Cpu(memory, config.bus);
     this.cpu.handlers = handlerTable();
     this.cpu.deliver = deliverInterrupt;
     this.cpu.interruptSource = source;
-    this.cpu.apicBaseMsr = apicBase;
+    this.cpu.apicMsrs = apicMsrs;
+    this.cpu.tscSource = platform?.tsc;
     this.cpu.apicId = index;
     this.cpu.cpuCount = config.cpus;
     if (index > 0) {
@@ -65,6 +79,7 @@ export class TcgVcpu implements Vcpu {
     try {
       for (;;) {
         if (control.stopRequested) return { kind: 'kicked' };
+        this.platform?.beforeRun?.(this.index);
         this.handleInitSipi();
         if (cpu.waitForSipi) return { kind: 'halted' };
         if (cpu.halted) {
@@ -139,7 +154,7 @@ export class TcgVcpu implements Vcpu {
       gdt: { base: addressToBig(c.gdtBase), limit: c.gdtLimit },
       idt: { base: addressToBig(c.idtBase), limit: c.idtLimit },
       cr0: BigInt(c.cr0 >>> 0), cr2: addressToBig(c.cr2), cr3: BigInt(c.cr3), cr4: BigInt(c.cr4 >>> 0),
-      cr8: BigInt(c.getCr8()), efer: BigInt(c.efer), apicBase: c.apicBaseMsr ? c.apicBaseMsr.readApicBase() : c.msr.apicBase,
+      cr8: BigInt(c.getCr8()), efer: BigInt(c.efer), apicBase: c.apicMsrs?.readMsr(0x1b) ?? c.msr.apicBase,
     };
   }
 
@@ -159,7 +174,7 @@ export class TcgVcpu implements Vcpu {
     if ((efer & EFER_LME) !== 0 && (c.cr0 & CR0_PG) !== 0) efer |= EFER_LMA; else efer &= ~EFER_LMA;
     c.efer = efer;
     c.setCr8(Number(s.cr8 & 0xfn));
-    if (c.apicBaseMsr) c.apicBaseMsr.writeApicBase(s.apicBase); else c.msr.apicBase = s.apicBase;
+    if (!c.apicMsrs?.writeMsr(0x1b, s.apicBase)) c.msr.apicBase = s.apicBase;
     // CPL comes from SS.DPL, as VMX defines it.
     c.cpl = c.protectedMode ? s.ss.dpl : 0;
     c.updateMode();
@@ -177,7 +192,6 @@ function toSegment(s: SegmentCache): Segment {
 
 function fromSegment(c: SegmentCache, s: Segment): void {
   c.base = addressFromBig(s.base);
-  if (c.base < 0 && c.base >= -TWO_32) c.base = c.base; // canonical high bases stay signed
   c.limit = s.limit >>> 0; c.selector = s.selector & 0xffff; c.type = s.type & 0xf; c.present = s.present; c.dpl = s.dpl & 3;
   c.db = s.db; c.s = s.s; c.l = s.l; c.g = s.g; c.avl = s.avl; c.unusable = s.unusable;
 }
@@ -194,12 +208,30 @@ function describeRip(cpu: Cpu): string {
   return `cs:rip ${cs.selector.toString(16)}:${addressToBig(cpu.rip).toString(16)} (bytes ${bytes.trim()})`;
 }
 
+function apicMsrsFor(options: TcgAcceleratorOptions, k: number): ApicMsrs | undefined {
+  const full = options.apicMsrs?.[k];
+  if (full) return full;
+  const base = options.apicBaseMsrs?.[k];
+  if (!base) return undefined;
+  return {
+    readMsr: (index) => (index === 0x1b ? base.readApicBase() : undefined),
+    writeMsr: (index, value) => {
+      if (index !== 0x1b) return false;
+      base.writeApicBase(value);
+      return true;
+    },
+  };
+}
+
 export function createTcgAccelerator(config: AcceleratorConfig, options: TcgAcceleratorOptions = {}): Accelerator {
   const memory = new GuestMemory(config.ram.map((r) => ({ guestAddress: r.guestAddress, bytes: new Uint8Array(r.size) })));
   const slice = options.sliceMs ?? 4;
   const vcpus: TcgVcpu[] = [];
   for (let k = 0; k < config.cpus; k++) {
-    vcpus.push(new TcgVcpu(k, memory, config, slice, options.interruptSources?.[k], options.apicBaseMsrs?.[k]));
+    const vcpu = new TcgVcpu(k, memory, config, slice, options.interruptSources?.[k], apicMsrsFor(options, k), options.platform);
+    // TSC-deadline is reported only when the LAPIC sees the same TSC the CPU reads.
+    vcpu.cpu.tscDeadline = options.apicMsrs?.[k] !== undefined && options.platform?.tsc !== undefined;
+    vcpus.push(vcpu);
   }
   return {
     name: 'tcg',

@@ -515,8 +515,12 @@ export class Cpu implements CodeReader {
   /** CPUID identity of this CPU. */
   apicId = 0;
   cpuCount = 1;
-  /** APIC_BASE MSR owner (the LAPIC model), when present. */
-  apicBaseMsr: import('./msr').ApicBaseMsr | undefined;
+  /** CPUID reports the TSC-deadline timer (the attached LAPIC implements it on our TSC). */
+  tscDeadline = false;
+  /** The LAPIC's MSRs (APIC_BASE, TSC_DEADLINE), when a LAPIC model is attached. */
+  apicMsrs: import('./msr').ApicMsrs | undefined;
+  /** The platform TSC (shared with the LAPIC's TSC-deadline timer), when attached. */
+  tscSource: { read(): bigint; write(value: bigint): void } | undefined;
 
   getCr8(): number {
     return this.interruptSource ? (this.interruptSource.getTpr() >> 4) & 0xf : this.cr8;
@@ -529,6 +533,7 @@ export class Cpu implements CodeReader {
 
   /** Time-stamp counter: host monotonic nanoseconds (a 1 GHz TSC) plus the guest's offset. */
   readTsc(): number {
+    if (this.tscSource) return Number(this.tscSource.read());
     return Math.floor(performance.now() * 1e6) + this.tscOffset;
   }
 

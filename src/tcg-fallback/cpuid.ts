@@ -1,7 +1,8 @@
 /**
  * CPUID: one consistent x86-64 model. A feature bit is reported exactly
  * when this CPU implements it: no SSE3 or later, no MMX, no XSAVE/AVX, no
- * x2APIC or TSC-deadline timer, no SMEP/SMAP, no RDRAND.
+ * x2APIC, no SMEP/SMAP, no RDRAND. TSC-deadline only with a LAPIC model
+ * attached (it implements that timer mode).
  */
 export const CPUID_FAMILY = 6;
 export const CPUID_MODEL = 0x0f;
@@ -10,6 +11,7 @@ export const CPUID_STEPPING = 1;
 const FEAT1_ECX_CX16 = 1 << 13;
 const FEAT1_ECX_MOVBE = 1 << 22;
 const FEAT1_ECX_POPCNT = 1 << 23;
+const FEAT1_ECX_TSC_DEADLINE = 1 << 24;
 const FEAT1_ECX_HYPERVISOR = 1 << 31;
 
 const FEAT1_EDX =
@@ -42,7 +44,8 @@ const BRAND = 'TSVisor TCG x86-64 software CPU'.padEnd(48, '\0');
 
 export interface CpuidResult { eax: number; ebx: number; ecx: number; edx: number }
 
-export function cpuid(leaf: number, subleaf: number, apicId: number, cpuCount: number): CpuidResult {
+/** `tscDeadline`: the attached LAPIC implements the TSC-deadline timer mode. */
+export function cpuid(leaf: number, subleaf: number, apicId: number, cpuCount: number, tscDeadline = false): CpuidResult {
   const r = { eax: 0, ebx: 0, ecx: 0, edx: 0 };
   switch (leaf >>> 0) {
     case 0:
@@ -52,7 +55,7 @@ export function cpuid(leaf: number, subleaf: number, apicId: number, cpuCount: n
     case 1:
       r.eax = (CPUID_FAMILY << 8) | (CPUID_MODEL << 4) | CPUID_STEPPING;
       r.ebx = ((apicId & 0xff) << 24) | ((Math.min(cpuCount, 255) & 0xff) << 16) | (8 << 8);
-      r.ecx = (FEAT1_ECX_CX16 | FEAT1_ECX_MOVBE | FEAT1_ECX_POPCNT | FEAT1_ECX_HYPERVISOR) >>> 0;
+      r.ecx = (FEAT1_ECX_CX16 | FEAT1_ECX_MOVBE | FEAT1_ECX_POPCNT | FEAT1_ECX_HYPERVISOR | (tscDeadline ? FEAT1_ECX_TSC_DEADLINE : 0)) >>> 0;
       r.edx = FEAT1_EDX >>> 0;
       break;
     case 7:

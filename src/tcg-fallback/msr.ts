@@ -43,17 +43,35 @@ export function addressToBig(v: number): bigint {
   return BigInt.asUintN(64, BigInt(v));
 }
 
-/** Hook for APIC_BASE, which belongs to the LAPIC model. */
+export const MSR_TSC_DEADLINE = 0x6e0;
+
+/** The first, APIC_BASE-only hook (kept for callers written against it; prefer ApicMsrs). */
 export interface ApicBaseMsr {
   readApicBase(): bigint;
   writeApicBase(value: bigint): void;
 }
 
+/**
+ * The LAPIC's MSRs (IA32_APIC_BASE, IA32_TSC_DEADLINE), forwarded to the
+ * interrupt-controller model; the same shape as its CpuApicMsrs.
+ */
+export interface ApicMsrs {
+  /** The value, or undefined when the MSR is not the APIC's (then #GP). */
+  readMsr(index: number): bigint | undefined;
+  /** False when the write must raise #GP. */
+  writeMsr(index: number, value: bigint): boolean;
+}
+
 export function readMsr(cpu: Cpu, index: number): bigint {
   const m = cpu.msr;
   switch (index >>> 0) {
-    case MSR_TSC: return BigInt.asUintN(64, BigInt(Math.floor(cpu.readTsc())));
-    case MSR_APIC_BASE: return cpu.apicBaseMsr ? cpu.apicBaseMsr.readApicBase() : m.apicBase;
+    case MSR_TSC: return cpu.tscSource ? cpu.tscSource.read() : BigInt.asUintN(64, BigInt(Math.floor(cpu.readTsc())));
+    case MSR_APIC_BASE: case MSR_TSC_DEADLINE: {
+      if (!cpu.apicMsrs) { if (index === MSR_APIC_BASE) return m.apicBase; throw gp(); }
+      const v = cpu.apicMsrs.readMsr(index);
+      if (v === undefined) throw gp();
+      return v;
+    }
     case MSR_PLATFORM_ID: return 0n;
     case MSR_BIOS_SIGN_ID: return 0n;
     // No variable ranges, no fixed ranges: MTRRs are reported absent in CPUID but reads are harmless.
@@ -81,9 +99,12 @@ export function writeMsr(cpu: Cpu, index: number, value: bigint): void {
   const m = cpu.msr;
   value = BigInt.asUintN(64, value);
   switch (index >>> 0) {
-    case MSR_TSC: cpu.tscOffset += Number(value) - cpu.readTsc(); return;
-    case MSR_APIC_BASE:
-      if (cpu.apicBaseMsr) cpu.apicBaseMsr.writeApicBase(value); else m.apicBase = value;
+    case MSR_TSC:
+      if (cpu.tscSource) cpu.tscSource.write(value); else cpu.tscOffset += Number(value) - cpu.readTsc();
+      return;
+    case MSR_APIC_BASE: case MSR_TSC_DEADLINE:
+      if (!cpu.apicMsrs) { if (index === MSR_APIC_BASE) { m.apicBase = value; return; } throw gp(); }
+      if (!cpu.apicMsrs.writeMsr(index, value)) throw gp();
       return;
     case MSR_BIOS_SIGN_ID: return;
     case MSR_MTRR_DEF_TYPE: m.mtrrDefType = value & 0xcffn; return;

@@ -497,7 +497,7 @@ function rdtsc(cpu: Cpu): void {
 }
 
 function doCpuid(cpu: Cpu): void {
-  const r = cpuid(cpu.lo[0], cpu.lo[1], cpu.apicId, cpu.cpuCount);
+  const r = cpuid(cpu.lo[0], cpu.lo[1], cpu.apicId, cpu.cpuCount, cpu.tscDeadline);
   cpu.setReg(4, 0, r.eax, 0);
   cpu.setReg(4, 3, r.ebx, 0);
   cpu.setReg(4, 1, r.ecx, 0);
