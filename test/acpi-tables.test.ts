@@ -13,6 +13,7 @@ import { NO_IASL_MESSAGE, disassemble, haveIasl } from './acpi-fixtures';
 const machine: AcpiMachine = {
   cpus: 4,
   pci: true,
+  pciMmio64: { base: 0x40_0000_0000, size: 0x40_0000_0000 },
   pmTimer: true,
   virtioMmio: [virtioMmioSlot(0), virtioMmioSlot(1), virtioMmioSlot(10)],
 };
@@ -84,6 +85,7 @@ t.test('iasl disassembles every table without errors and sees the devices', { sk
       t.match(d.dsl, /EisaId \("PNP0303"\)/);
       t.match(d.dsl, /EisaId \("PNP0A03"\)/);
       t.match(d.dsl, /WordBusNumber \(ResourceProducer/);
+      t.match(d.dsl, /QWordMemory \(ResourceProducer[\s\S]*?0x0000004000000000, \/\/ Range Minimum\s*0x0000007FFFFFFFFF, \/\/ Range Maximum/);
       t.match(d.dsl, /Name \(_PRT, Package \(0x80\)/);
       t.equal((d.dsl.match(/"LNRO0005"/g) ?? []).length, 3);
       t.match(d.dsl, /0xD000A000,\s*\/\/ Address Base/);

@@ -12,7 +12,7 @@ import { E820Entry, buildE820 } from './e820';
 import { EntryState } from './entry-state';
 import { KernelFormatKind, detectKernelFormat } from './kernel-format';
 import { PlacedBlob, loadBzImage } from './linux-boot';
-import { HIGH_RAM_START, MemoryLayout } from './memory-layout';
+import { layoutOfMemory } from './memory-layout';
 import { writeMpTable } from './mptable';
 import { loadMultiboot } from './multiboot';
 import { loadPvh } from './pvh';
@@ -37,19 +37,6 @@ export interface GuestBoot {
   readonly acpi?: AcpiTables;
   /** One line for the log: format, where things went. */
   readonly summary: string;
-}
-
-/** The layout of an existing GuestMemory (low RAM from 0, optional high RAM from 4 GiB). */
-export function layoutOfMemory(memory: GuestMemory): MemoryLayout {
-  const low = memory.regions.find((r) => r.guestAddress === 0);
-  if (!low) throw new BootError('too little memory: no RAM at address 0');
-  const high = memory.regions.find((r) => r.guestAddress === HIGH_RAM_START);
-  return {
-    ramSize: memory.size,
-    ram: memory.regions.map((r) => ({ guestAddress: r.guestAddress, size: r.bytes.length })),
-    lowRamEnd: low.bytes.length,
-    highRamEnd: high ? HIGH_RAM_START + high.bytes.length : 0,
-  };
 }
 
 const hex = (n: number): string => `0x${n.toString(16)}`;

@@ -26,7 +26,7 @@ import {
   KERNEL_LOAD_ADDR,
   PCI_HOLE_END,
   ZERO_PAGE_ADDR,
-  memoryLayout,
+  layoutOfMemory,
 } from './memory-layout';
 
 /** boot_params offsets outside the setup header (Documentation/arch/x86/zero-page.rst). */
@@ -111,9 +111,7 @@ export function placeInitrd(size: number, floor: number, ceiling: number): numbe
 }
 
 function defaultE820(memory: GuestMemory): E820Entry[] {
-  const low = memory.regions.find((r) => r.guestAddress === 0);
-  if (!low) throw new BootError('too little memory: no RAM at address 0');
-  return buildE820(memoryLayout(memory.size));
+  return buildE820(layoutOfMemory(memory));
 }
 
 export function loadBzImage(memory: GuestMemory, image: Uint8Array, options: LinuxBootOptions): LinuxBootResult {

@@ -10,6 +10,8 @@
  * Linux finds both only by scanning those BIOS ranges.
  */
 
+import type { GuestMemory } from '../memory/guest-memory';
+
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const GiB = 1024 * MiB;
@@ -134,4 +136,17 @@ export function memoryLayout(ramSize: number): MemoryLayout {
   const ram: RamRegion[] = [{ guestAddress: 0, size: low }];
   if (high > 0) ram.push({ guestAddress: HIGH_RAM_START, size: high });
   return { ramSize, ram, lowRamEnd: low, highRamEnd: high > 0 ? HIGH_RAM_START + high : 0 };
+}
+
+/** The layout of an existing GuestMemory (low RAM from 0, optional high RAM from 4 GiB), whatever its size. */
+export function layoutOfMemory(memory: GuestMemory): MemoryLayout {
+  const low = memory.regions.find((r) => r.guestAddress === 0);
+  if (!low) throw new MemoryLayoutError('too little memory: no RAM at address 0');
+  const high = memory.regions.find((r) => r.guestAddress === HIGH_RAM_START);
+  return {
+    ramSize: memory.size,
+    ram: memory.regions.map((r) => ({ guestAddress: r.guestAddress, size: r.bytes.length })),
+    lowRamEnd: low.bytes.length,
+    highRamEnd: high ? HIGH_RAM_START + high.bytes.length : 0,
+  };
 }

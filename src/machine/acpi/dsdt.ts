@@ -48,7 +48,7 @@ export function pciRoutingTable(slots: readonly number[] = Array.from({ length: 
   return aml.name('_PRT', aml.pkg(entries));
 }
 
-function pciHostBridge(): Uint8Array {
+function pciHostBridge(mmio64: AcpiMachine['pciMmio64']): Uint8Array {
   const crs = aml.resourceTemplate([
     aml.wordBusNumber(0, 0xff),
     aml.io(PCI_CONFIG_PORT, PCI_CONFIG_PORT, 1, PCI_CONFIG_PORT_SIZE),
@@ -56,6 +56,7 @@ function pciHostBridge(): Uint8Array {
     aml.wordIo(0x0000, PCI_CONFIG_PORT - 1),
     aml.wordIo(Math.max(PCI_IO_START, PCI_CONFIG_PORT + PCI_CONFIG_PORT_SIZE), PCI_IO_END),
     aml.dwordMemory(PCI_MMIO_START, PCI_MMIO_START + PCI_MMIO_SIZE - 1),
+    ...(mmio64 ? [aml.qwordMemory(BigInt(mmio64.base), BigInt(mmio64.base) + BigInt(mmio64.size) - 1n)] : []),
   ]);
   return aml.device('PCI0', [
     aml.name('_HID', aml.eisaId('PNP0A03')),
@@ -120,7 +121,7 @@ export function buildDsdt(m: AcpiMachine): Uint8Array {
   if (m.cpus > 0x1000) throw new RangeError('at most 4096 vCPUs');
   const sb: Uint8Array[] = [];
   for (let i = 0; i < m.cpus; i++) sb.push(processor(i));
-  if (m.pci) sb.push(pciHostBridge());
+  if (m.pci) sb.push(pciHostBridge(m.pciMmio64));
   if (m.com1 ?? true) sb.push(com1());
   if (m.i8042 ?? true) sb.push(i8042());
   if (m.rtc ?? true) sb.push(rtc());

@@ -18,6 +18,8 @@ export interface AcpiMachine {
   readonly rtc?: boolean;
   /** PCI host bridge (config ports 0xcf8) with its windows and INTx routing. Default false. */
   readonly pci?: boolean;
+  /** A 64-bit MMIO window for PCI BARs above RAM (QWordMemory in the host bridge's _CRS); none by default. */
+  readonly pciMmio64?: { readonly base: number; readonly size: number };
   /** ACPI PM timer at PM_TMR_PORT. Default false: only when the machine implements it. */
   readonly pmTimer?: boolean;
   readonly virtioMmio?: readonly VirtioMmioDescription[];
