@@ -5,10 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { InsnInfo, Rng, SeqBuilder } from './gen-core';
 import { X87Gen, fillFpData, fillXmm, fpValue, genSseFp, genSseInt } from './gen-fp';
+import { genSegment, pickBases } from './gen-seg';
 import { genAlu, genAtomic, genBitOps, genFlow, genMov, genMulDiv, genShift, genStack, genString } from './gen-int';
 import { ARITH_FLAGS, CODE, DATA, DF, PAGE_SIZE, PageSpec, RODATA, STACK, STACK_TOP, UserModeState } from './layout';
 
-export const GROUPS = ['alu', 'shift', 'muldiv', 'bitops', 'flow', 'mov', 'atomic', 'string', 'stack', 'sse-int', 'sse-fp', 'x87'] as const;
+export const GROUPS = ['alu', 'shift', 'muldiv', 'bitops', 'flow', 'mov', 'atomic', 'string', 'stack', 'segment', 'sse-int', 'sse-fp', 'x87'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface DiffCase {
@@ -72,8 +73,10 @@ function build(group: Group, seed: number, attempt: number): DiffCase {
   const fp = group === 'sse-fp' || group === 'x87';
   const x87Depth = group === 'x87' ? r.int(4) : 0;
   const x87 = new X87Gen(x87Depth);
+  const bases = group === 'segment' ? pickBases(r) : { fs: 0n, gs: 0n };
   for (let i = 0; i < units; i++) {
     if (group === 'x87') x87.gen(g);
+    else if (group === 'segment') genSegment(g, bases);
     else INT_GEN[group]!(g);
   }
   if (g.bytes.length > PAGE_SIZE - 16) throw new Error('sequence too long');
@@ -109,8 +112,8 @@ function build(group: Group, seed: number, attempt: number): DiffCase {
     xmm,
     mxcsr,
     x87: { st, top, control: 0x027f, status: top << 11, tag },
-    fsBase: 0n,
-    gsBase: 0n,
+    fsBase: bases.fs,
+    gsBase: bases.gs,
   };
   return { group, seed, code: new Uint8Array(g.bytes), insns: g.insns, pages, state, stopAt, undefAtEnd: g.undef };
 }

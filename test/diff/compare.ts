@@ -69,6 +69,7 @@ export function compareResults(c: DiffCase, native: NativeResult, soft: UserMode
     const a = Buffer.from(n.xmm.subarray(i * 16, i * 16 + 16)), b = Buffer.from(s.xmm.subarray(i * 16, i * 16 + 16));
     if (!a.equals(b)) diffs.push(`xmm${i}: host ${Buffer.from(a).reverse().toString('hex')}, soft ${Buffer.from(b).reverse().toString('hex')}`);
   }
+  if (n.fsBase !== s.fsBase || n.gsBase !== s.gsBase) diffs.push(`fs/gs base: host ${hex(n.fsBase)}/${hex(n.gsBase)}, soft ${hex(s.fsBase)}/${hex(s.gsBase)}`);
   if (n.mxcsr !== s.mxcsr) diffs.push(`mxcsr: host ${hex(n.mxcsr)}, soft ${hex(s.mxcsr)}`);
   if (c.group === 'x87') diffs.push(...compareX87(n, s));
   const writable = c.pages.filter((p) => p.writable);
@@ -123,6 +124,7 @@ export function describeCase(c: DiffCase, diffs: string[]): string {
     `group ${c.group} seed ${c.seed}: ${Buffer.from(c.code).toString('hex')}`,
     disassemble(c),
     `input: ${regs} rflags=${hex(st.rflags)} mxcsr=${hex(st.mxcsr)}` +
+      (c.group === 'segment' ? ` fsbase=${hex(st.fsBase)} gsbase=${hex(st.gsBase)}` : '') +
       (c.group === 'x87' && st.x87 ? ` x87 top=${st.x87.top} st=[${st.x87.st.join(', ')}]` : ''),
     ...(c.group.startsWith('sse') ? Array.from({ length: 16 }, (_, i) => `  in xmm${i}=${Buffer.from(st.xmm.subarray(i * 16, i * 16 + 16)).reverse().toString('hex')}`) : []),
     ...diffs.map((d) => `  ${d}`),

@@ -28,14 +28,15 @@ export function buildRunner(): { path: string } | { error: string } {
   if (existsSync(path)) return { path };
   mkdirSync(dir, { recursive: true });
   const tmp = `${path}.${process.pid}`;
-  const cc = spawnSync('gcc', ['-O1', '-Wall', '-o', tmp, src], { encoding: 'utf8' });
+  // No stack protector: the signal handler runs while FS may still hold the test's base.
+  const cc = spawnSync('gcc', ['-O1', '-Wall', '-fno-stack-protector', '-o', tmp, src], { encoding: 'utf8' });
   if (cc.error) return { error: `gcc not available: ${cc.error.message}` };
   if (cc.status !== 0) return { error: `gcc failed: ${cc.stderr}` };
   renameSync(tmp, path); // atomic: parallel test files may build at once
   return { path };
 }
 
-const STATE_BYTES = 16 * 8 + 8 + 8 + 256 + 4 + 8 + 64;
+const STATE_BYTES = 16 * 8 + 8 + 8 + 256 + 4 + 8 + 64 + 16;
 const HEAD_BYTES = 24;
 
 function writeState(buf: Buffer, at: number, s: UserModeState): number {
@@ -52,7 +53,10 @@ function writeState(buf: Buffer, at: number, s: UserModeState): number {
   buf.writeUInt16LE(0, at + 6);
   at += 8;
   for (let i = 0; i < 8; i++) buf.writeDoubleLE(x.st[i], at + i * 8);
-  return at + 64;
+  at += 64;
+  buf.writeBigUInt64LE(s.fsBase, at);
+  buf.writeBigUInt64LE(s.gsBase, at + 8);
+  return at + 16;
 }
 
 function readState(buf: Buffer, at: number): UserModeState {
@@ -72,7 +76,10 @@ function readState(buf: Buffer, at: number): UserModeState {
   at += 8;
   const st: number[] = [];
   for (let i = 0; i < 8; i++) st.push(buf.readDoubleLE(at + i * 8));
-  return { gpr, rip, rflags, xmm, mxcsr, x87: { st, top: (status >> 11) & 7, control, status, tag }, fsBase: 0n, gsBase: 0n };
+  at += 64;
+  const fsBase = buf.readBigUInt64LE(at);
+  const gsBase = buf.readBigUInt64LE(at + 8);
+  return { gpr, rip, rflags, xmm, mxcsr, x87: { st, top: (status >> 11) & 7, control, status, tag }, fsBase, gsBase };
 }
 
 export interface NativeResult extends UserModeResult {

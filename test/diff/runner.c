@@ -16,7 +16,7 @@
  *             state
  *   state:    u64 gpr[16], u64 rip, u64 rflags, u8 xmm[256], u32 mxcsr,
  *             u16 fcw, u16 fsw, u16 ftw (abridged, physical order), u16 pad,
- *             f64 st[8] (ST(i) order)
+ *             f64 st[8] (ST(i) order), u64 fs_base, u64 gs_base
  *   response: u32 kind (0 = reached the INT3 at the stop address,
  *             1 = exception), u32 vector, u32 error code, u32 pad,
  *             u64 fault address, state, then the bytes of every writable page
@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <asm/prctl.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -49,6 +51,7 @@ struct state {
   uint32_t mxcsr;
   uint16_t fcw, fsw, ftw, pad;
   double st[8];
+  uint64_t fs_base, gs_base;
 } __attribute__((packed));
 
 struct response_head {
@@ -70,6 +73,16 @@ static uint8_t scratch_stack[4096] __attribute__((aligned(16)));
 uint64_t scratch_top;
 
 static sigjmp_buf back;
+/* glibc's own FS base (TLS, and the pointer guard siglongjmp needs). */
+static uint64_t libc_fs;
+static int fs_switched;
+
+/* arch_prctl without libc: the libc wrapper may touch errno, which lives behind FS. */
+static long raw_arch_prctl(long code, uint64_t addr) {
+  long ret;
+  __asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_arch_prctl), "D"(code), "S"(addr) : "rcx", "r11", "memory");
+  return ret;
+}
 static struct response_head out_head;
 static struct state out_state;
 
@@ -120,6 +133,9 @@ static void on_signal(int sig, siginfo_t *info, void *ctx) {
     memcpy(&v, &fp->_st[i], 10);
     out_state.st[i] = (double)v;
   }
+  out_state.fs_base = entry_state.fs_base;
+  out_state.gs_base = entry_state.gs_base;
+  if (fs_switched) raw_arch_prctl(ARCH_SET_FS, libc_fs);
   memset(&out_head, 0, sizeof out_head);
   out_head.vector = (uint32_t)g[REG_TRAPNO];
   out_head.error = (uint32_t)g[REG_ERR];
@@ -196,6 +212,7 @@ int main(void) {
   int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
   for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
   scratch_top = (uint64_t)(uintptr_t)(scratch_stack + sizeof scratch_stack);
+  raw_arch_prctl(ARCH_GET_FS, (uint64_t)(uintptr_t)&libc_fs);
 
   static uint8_t bytes[MAX_PAGES][PAGE];
   struct page pages[MAX_PAGES];
@@ -227,7 +244,13 @@ int main(void) {
     entry_rip = entry_state.rip;
     build_fx();
     alarm(2);
-    if (sigsetjmp(back, 1) == 0) enter_sequence();
+    raw_arch_prctl(ARCH_SET_GS, entry_state.gs_base);
+    if (sigsetjmp(back, 1) == 0) {
+      /* From here until the signal handler restores it, no libc call may run. */
+      fs_switched = entry_state.fs_base != 0;
+      if (fs_switched) raw_arch_prctl(ARCH_SET_FS, entry_state.fs_base);
+      enter_sequence();
+    }
     alarm(0);
     write_exact(&out_head, sizeof out_head);
     write_exact(&out_state, sizeof out_state);
