@@ -4,8 +4,8 @@ import { VmEvent } from './vm-control';
 
 export function eventMessage(e: VmEvent, nowMicros = wallClockMicros()): JsonObject {
   const msg: JsonObject = {
-    timestamp: { seconds: Math.floor(nowMicros / 1e6), microseconds: nowMicros % 1e6 },
     event: e.event,
+    timestamp: { seconds: Math.floor(nowMicros / 1e6), microseconds: nowMicros % 1e6 },
   };
   if ('data' in e) msg.data = { ...e.data };
   return msg;

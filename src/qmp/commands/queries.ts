@@ -1,4 +1,8 @@
-/** The query-* commands: read-only views of the VM and of the monitor. */
+/**
+ * The query-* commands: read-only views of the VM and of the monitor.
+ * Objects are built with members in QAPI declaration order: QEMU's output
+ * order depends on it (see qdict-order.ts).
+ */
 import { CommandContext, CommandHandler } from '../command-context';
 import { DEVICE_TYPES } from '../device-catalog';
 import { QmpError, genericError } from '../errors';
@@ -9,7 +13,7 @@ import { BlockDeviceInfo, VcpuInfo } from '../vm-control';
 
 export function versionInfo(): JsonObject {
   const { major, minor, micro } = QEMU_COMPAT_VERSION;
-  return { qemu: { micro, minor, major }, package: TSVISOR_PACKAGE };
+  return { qemu: { major, minor, micro }, package: TSVISOR_PACKAGE };
 }
 
 export function statusInfo(ctx: CommandContext): JsonObject {
@@ -19,29 +23,31 @@ export function statusInfo(ctx: CommandContext): JsonObject {
 }
 
 function cpuProps(cpu: VcpuInfo): JsonObject {
-  return { 'core-id': cpu.props.coreId, 'thread-id': cpu.props.threadId, 'socket-id': cpu.props.socketId };
+  return { 'socket-id': cpu.props.socketId, 'core-id': cpu.props.coreId, 'thread-id': cpu.props.threadId };
 }
 
 function cpuFast(cpu: VcpuInfo): JsonObject {
-  return { 'thread-id': cpu.threadId, props: cpuProps(cpu), 'qom-path': cpu.qomPath, 'cpu-index': cpu.index, target: 'x86_64' };
+  return { 'cpu-index': cpu.index, 'qom-path': cpu.qomPath, 'thread-id': cpu.threadId, props: cpuProps(cpu), target: 'x86_64' };
 }
 
 export function blockInfo(b: BlockDeviceInfo): JsonObject {
-  const info: JsonObject = { 'io-status': 'ok', device: b.device, locked: b.locked, removable: b.removable };
+  const info: JsonObject = { device: b.device };
+  if (b.qdev) info.qdev = b.qdev;
+  info.type = 'unknown';
+  info.removable = b.removable;
+  info.locked = b.locked;
   const ins = b.inserted;
   if (ins) {
     info.inserted = {
-      iops_rd: 0, detect_zeroes: 'off',
-      image: { 'virtual-size': ins.virtualSize, filename: ins.file, format: ins.drv, 'dirty-flag': false },
-      iops_wr: 0, ro: ins.readOnly, 'node-name': ins.nodeName, backing_file_depth: 0, drv: ins.drv,
-      iops: 0, bps_wr: 0, write_threshold: 0, encrypted: false, bps: 0, bps_rd: 0,
-      cache: { 'no-flush': ins.cache.noFlush, direct: ins.cache.direct, writeback: ins.cache.writeback },
-      file: ins.file,
+      file: ins.file, 'node-name': ins.nodeName, ro: ins.readOnly, drv: ins.drv, backing_file_depth: 0,
+      encrypted: false, detect_zeroes: 'off', bps: 0, bps_rd: 0, bps_wr: 0, iops: 0, iops_rd: 0, iops_wr: 0,
+      image: { filename: ins.file, format: ins.drv, 'dirty-flag': false, 'virtual-size': ins.virtualSize },
+      write_threshold: 0,
+      cache: { writeback: ins.cache.writeback, direct: ins.cache.direct, 'no-flush': ins.cache.noFlush },
     };
   }
-  if (b.qdev) info.qdev = b.qdev;
   if (b.removable) info.tray_open = b.trayOpen ?? false;
-  info.type = 'unknown';
+  info['io-status'] = 'ok';
   return info;
 }
 
@@ -68,11 +74,11 @@ export const queryCommands: Record<string, CommandHandler> = {
     if (!ctx.vm.hotpluggableCpus) throw genericError("The feature 'query-hotpluggable-cpus' is not enabled");
     const cpus = await ctx.vm.cpus();
     // QEMU lists the slots from the highest index down.
-    return [...cpus].reverse().map((cpu) => ({ props: cpuProps(cpu), 'vcpus-count': 1, 'qom-path': cpu.qomPath, type: ctx.vm.cpuType }));
+    return [...cpus].reverse().map((cpu) => ({ type: ctx.vm.cpuType, 'vcpus-count': 1, props: cpuProps(cpu), 'qom-path': cpu.qomPath }));
   },
   'query-chardev': (ctx) => [
-    { 'frontend-open': true, filename: ctx.monitor.chardevFilename, label: 'compat_monitor0' },
-    ...ctx.vm.chardevs().map((c) => ({ 'frontend-open': c.frontendOpen, filename: c.filename, label: c.label })),
+    { label: 'compat_monitor0', filename: ctx.monitor.chardevFilename, 'frontend-open': true },
+    ...ctx.vm.chardevs().map((c) => ({ label: c.label, filename: c.filename, 'frontend-open': c.frontendOpen })),
   ],
   'query-block': (ctx) => ctx.vm.blockDevices().map(blockInfo),
   'query-balloon': () => { throw balloonUnavailable(); },
