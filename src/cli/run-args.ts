@@ -13,6 +13,8 @@ export interface RunOptions {
   /** Raw `--qmp` values (QEMU syntax), parsed by the QMP module. */
   qmp: string[];
   qmpFd?: number;
+  /** Build the guest but leave its vCPUs stopped until QMP `cont` (QEMU's -S). */
+  paused: boolean;
 }
 
 export const RUN_USAGE = `usage: tsvisor run --kernel PATH [options]
@@ -26,6 +28,7 @@ export const RUN_USAGE = `usage: tsvisor run --kernel PATH [options]
   --serial S               stdio (default) | none | file:PATH
   --no-reboot              exit instead of resetting when the guest reboots
   --name NAME              guest name (QMP query-name)
+  --paused                 do not start the vCPUs until QMP 'cont' (QEMU's -S)
   --qmp unix:PATH,server=on,wait=off   QMP monitor on a Unix socket (repeatable)
   --qmp-fd N               QMP monitor on an inherited listening socket
 On a terminal the console is raw: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.`;
@@ -99,6 +102,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
         accel: { type: 'string' },
         serial: { type: 'string' },
         'no-reboot': { type: 'boolean' },
+        paused: { type: 'boolean', short: 'S' },
         name: { type: 'string' },
         qmp: { type: 'string', multiple: true },
         'qmp-fd': { type: 'string' },
@@ -134,5 +138,5 @@ export function parseRunArgs(argv: string[]): RunOptions {
     noReboot: v['no-reboot'] ?? false,
     name: v.name,
   };
-  return { config, qmp: v.qmp ?? [], qmpFd };
+  return { config, qmp: v.qmp ?? [], qmpFd, paused: v.paused ?? false };
 }

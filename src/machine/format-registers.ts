@@ -34,5 +34,5 @@ export function formatRegisters(r: Registers, s: SpecialRegisters): string {
     `CR0=${hex(s.cr0, 8)} CR2=${hex(s.cr2)} CR3=${hex(s.cr3)} CR4=${hex(s.cr4, 8)}`,
     `EFER=${hex(s.efer)}`,
   ];
-  return lines.join('\r\n') + '\r\n';
+  return lines.join('\n') + '\n';
 }
