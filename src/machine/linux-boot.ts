@@ -11,7 +11,6 @@ import {
   LOADFLAG_CAN_USE_HEAP,
   PROTOCOL_ACPI_RSDP,
   SetupHeader,
-  XLF_CAN_BE_LOADED_ABOVE_4G,
   parseSetupHeader,
 } from './bzimage';
 import { E820Entry, E820_MAX_ENTRIES_ZEROPAGE, E820_RAM, buildE820, writeE820Entries } from './e820';
@@ -138,8 +137,9 @@ export function loadBzImage(memory: GuestMemory, image: Uint8Array, options: Lin
 
   let initrd: PlacedBlob | undefined;
   if (options.initrd) {
-    const above4G = (header.xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G) !== 0;
-    const ceiling = Math.min(usableEnd, above4G ? PCI_HOLE_END : header.initrdAddrMax + 1);
+    // initrd_addr_max is the highest byte the initrd may occupy. (QEMU ignores it when the kernel sets
+    // XLF_CAN_BE_LOADED_ABOVE_4G; we keep to it, which costs nothing: 2 GiB is plenty of room.)
+    const ceiling = Math.min(usableEnd, header.initrdAddrMax + 1);
     const address = placeInitrd(options.initrd.length, footprintEnd, ceiling);
     memory.write(address, options.initrd);
     initrd = { address, size: options.initrd.length };
