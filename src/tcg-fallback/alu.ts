@@ -96,6 +96,7 @@ export function aluShift(f: LazyFlags, op: number, size: number, a: number, ah: 
   const bits = size * 8;
   const count = rawCount & (size === 8 ? 63 : 31);
   if (count === 0) { f.hi = ah; return a; }
+  if (op >= SH_SHL && (size === 8 || count < bits)) return shiftFast(f, op, size, a >>> 0, ah >>> 0, count);
   const big = toBig(a, size === 8 ? ah : 0);
   const mask = (1n << BigInt(bits)) - 1n;
   const top = BigInt(bits - 1);
@@ -155,6 +156,57 @@ export function aluShift(f: LazyFlags, op: number, size: number, a: number, ah: 
   return lo;
 }
 
+/** SHL/SHR/SAR without BigInt (the common case: decompressors and address arithmetic shift constantly). */
+function shiftFast(f: LazyFlags, op: number, size: number, a: number, ah: number, c: number): number {
+  let lo: number, hi = 0, cf: number, of: number;
+  if (size !== 8) {
+    const bits = size * 8;
+    const mask = SIZE_MASK[size];
+    a &= mask;
+    if (op === SH_SHR) {
+      lo = a >>> c;
+      cf = (a >>> (c - 1)) & 1;
+      of = (a >>> (bits - 1)) & 1;
+    } else if (op === SH_SAR) {
+      const sa = size === 1 ? (a << 24) >> 24 : size === 2 ? (a << 16) >> 16 : a | 0;
+      lo = (sa >> c) & mask;
+      cf = (sa >> (c - 1)) & 1;
+      of = 0;
+    } else {
+      lo = (a << c) & mask;
+      cf = (a >>> (bits - c)) & 1;
+      of = ((lo >>> (bits - 1)) & 1) ^ cf;
+    }
+    lo >>>= 0;
+  } else if (op === SH_SHR || op === SH_SAR) {
+    const sar = op === SH_SAR;
+    if (c < 32) {
+      lo = ((a >>> c) | (ah << (32 - c))) >>> 0;
+      hi = (sar ? (ah | 0) >> c : ah >>> c) >>> 0;
+      cf = (a >>> (c - 1)) & 1;
+    } else {
+      lo = (sar ? (ah | 0) >> (c - 32) : ah >>> (c - 32)) >>> 0;
+      hi = sar ? ((ah | 0) >> 31) >>> 0 : 0;
+      cf = c === 32 ? a >>> 31 : (sar ? (ah | 0) >> (c - 33) : ah >>> (c - 33)) & 1;
+    }
+    of = sar ? 0 : ah >>> 31;
+  } else {
+    if (c < 32) {
+      hi = ((ah << c) | (a >>> (32 - c))) >>> 0;
+      lo = (a << c) >>> 0;
+      cf = (ah >>> (32 - c)) & 1;
+    } else {
+      hi = (a << (c - 32)) >>> 0;
+      lo = 0;
+      cf = c === 32 ? ah & 1 : (a >>> (64 - c)) & 1;
+    }
+    of = (hi >>> 31) ^ cf;
+  }
+  f.setEager(resultFlags(size, lo, hi) | (cf ? FLAG_CF : 0) | (of ? FLAG_OF : 0));
+  f.hi = hi;
+  return lo;
+}
+
 function finishRotate(f: LazyFlags, size: number, r: bigint, cf: bigint, of: bigint): number {
   const keep = f.arith() & ~(FLAG_CF | FLAG_OF);
   f.setEager(keep | (cf ? FLAG_CF : 0) | (of ? FLAG_OF : 0));
@@ -198,6 +250,7 @@ export class Multiplier {
 
   /** Multiplies and sets CF=OF when the high part is significant. */
   multiply(f: LazyFlags, signed: boolean, size: number, a: number, ah: number, b: number, bh: number): void {
+    if (size !== 8) { multiplyNarrow(this, f, signed, size, a >>> 0, b >>> 0); return; }
     const bits = BigInt(size * 8);
     const x = signed ? toBigSigned(a, ah, size) : toBig(a, size === 8 ? ah : 0);
     const y = signed ? toBigSigned(b, bh, size) : toBig(b, size === 8 ? bh : 0);
@@ -212,6 +265,37 @@ export class Multiplier {
     // SF/ZF/PF are undefined after MUL; hardware derives them from the low result, as here.
     f.setEager(resultFlags(size, this.lo, this.loHi) | (overflow ? FLAG_CF | FLAG_OF : 0));
   }
+}
+
+/** MUL/IMUL below 64 bits without BigInt. */
+function multiplyNarrow(m: Multiplier, f: LazyFlags, signed: boolean, size: number, a: number, b: number): void {
+  const bits = size * 8;
+  const mask = SIZE_MASK[size];
+  a &= mask; b &= mask;
+  let low: number, high: number, overflow: boolean;
+  if (size < 4) {
+    const x = signed ? (a << (32 - bits)) >> (32 - bits) : a;
+    const y = signed ? (b << (32 - bits)) >> (32 - bits) : b;
+    const p = x * y;
+    low = (p & mask) >>> 0;
+    high = ((p >> bits) & mask) >>> 0;
+    overflow = signed ? ((low << (32 - bits)) >> (32 - bits)) !== p : high !== 0;
+  } else {
+    // 32x32 -> 64 from 16-bit limbs, exact in doubles.
+    const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+    const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+    const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+    low = (((mid & 0xffff) << 16) | (p00 & 0xffff)) >>> 0;
+    high = (p11 + Math.floor(p01 / 65536) + Math.floor(p10 / 65536) + Math.floor(mid / 65536)) >>> 0;
+    if (signed) {
+      // Signed high half: subtract the other operand for each negative one (mod 2^32).
+      if ((a | 0) < 0) high = (high - b) >>> 0;
+      if ((b | 0) < 0) high = (high - a) >>> 0;
+      overflow = high !== ((low | 0) < 0 ? 0xffffffff : 0);
+    } else overflow = high !== 0;
+  }
+  m.lo = low; m.loHi = 0; m.high = high; m.highHi = 0;
+  f.setEager(resultFlags(size, low, 0) | (overflow ? FLAG_CF | FLAG_OF : 0));
 }
 
 /** DIV/IDIV of high:low by a divisor; returns false on #DE (zero or quotient overflow). */
