@@ -3,7 +3,7 @@
  * collects mismatches. Shared by the tap tests and scripts/fuzz-cpu.
  */
 import { DiffCase, Group, makeCase } from './cases';
-import { compareResults, describeCase } from './compare';
+import { CompareOptions, compareResults, describeCase } from './compare';
 import { runNative } from './native';
 import { RunUserMode, cloneState } from './layout';
 
@@ -19,7 +19,7 @@ export interface GroupReport {
 
 const BATCH = 400;
 
-export function runGroup(group: Group, seeds: number[], runner: string, soft: RunUserMode, maxExamples = 3): GroupReport {
+export function runGroup(group: Group, seeds: number[], runner: string, soft: RunUserMode, maxExamples = 3, opts: CompareOptions = {}): GroupReport {
   const report: GroupReport = { group, cases: 0, mismatches: 0, hostExceptions: 0, examples: [] };
   for (let b = 0; b < seeds.length; b += BATCH) {
     const cases = seeds.slice(b, b + BATCH).map((s) => makeCase(group, s));
@@ -27,7 +27,7 @@ export function runGroup(group: Group, seeds: number[], runner: string, soft: Ru
     cases.forEach((c, i) => {
       report.cases++;
       if (native[i].exception) report.hostExceptions++;
-      const diffs = runSoft(c, soft, native[i]);
+      const diffs = runSoft(c, soft, native[i], opts);
       if (diffs.length) {
         report.mismatches++;
         if (report.examples.length < maxExamples) report.examples.push(describeCase(c, diffs));
@@ -37,11 +37,11 @@ export function runGroup(group: Group, seeds: number[], runner: string, soft: Ru
   return report;
 }
 
-function runSoft(c: DiffCase, soft: RunUserMode, native: ReturnType<typeof runNative>[number]): string[] {
+function runSoft(c: DiffCase, soft: RunUserMode, native: ReturnType<typeof runNative>[number], opts: CompareOptions): string[] {
   const pages = c.pages.map((p) => ({ ...p, bytes: new Uint8Array(p.bytes) }));
   try {
     const result = soft({ pages, state: cloneState(c.state), stopAt: c.stopAt, maxInstructions: 100000 });
-    return compareResults(c, native, result, pages.filter((p) => p.writable).map((p) => p.bytes));
+    return compareResults(c, native, result, pages.filter((p) => p.writable).map((p) => p.bytes), opts);
   } catch (e) {
     const err = e as Error;
     return [`software CPU threw: ${err.stack?.split('\n').slice(0, 4).join(' | ') ?? String(e)}`];
