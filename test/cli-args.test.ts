@@ -41,6 +41,7 @@ t.test('memory sizes as QEMU reads them', async (t) => {
   t.equal(parseMemorySize('1.5G'), 1.5 * 2 ** 30);
   t.throws(() => parseMemorySize('lots'), /bad memory size 'lots'/);
   t.throws(() => parseMemorySize('0'), /too small/);
+  t.throws(() => parseMemorySize('8M'), /'8M' is too small: at least 16M/);
   t.throws(() => parseMemorySize('4T'), /too large/);
 });
 

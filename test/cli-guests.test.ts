@@ -72,7 +72,7 @@ t.test('a raw kernel that overlaps the VMM scratch area is refused', { skip: noT
 t.test('a raw kernel larger than RAM is refused', { skip: noTools || false }, async (t) => {
   const big = join(work, 'big.bin');
   writeFileSync(big, Buffer.alloc(3 << 20));
-  const r = await runTsvisor(['run', '--kernel', big, '--kernel-format', 'raw,load=0x100000', '--memory', '2M', '--accel', 'tcg']);
+  const r = await runTsvisor(['run', '--kernel', big, '--kernel-format', 'raw,load=0xf00000', '--memory', '16M', '--accel', 'tcg']);
   t.equal(r.status, 1);
-  t.match(r.stderr, /^tsvisor: raw kernel \(3145728 bytes at 0x100000-0x400000\) does not fit in guest RAM/);
+  t.match(r.stderr, /^tsvisor: raw kernel \(3145728 bytes at 0xf00000-0x1200000\) does not fit in guest RAM \(16777216 bytes\)/);
 });

@@ -15,7 +15,7 @@ import { MachineEnd } from './vm-protocol';
 import { Platform, createPlatform } from './platform';
 import { loadKernel } from './load-kernel';
 import { createAccelerator } from './create-accelerator';
-import { ramLayout } from './ram-layout';
+import { memoryLayout } from './memory-layout';
 
 export interface MachineImages {
   kernel: Uint8Array;
@@ -55,7 +55,7 @@ export class Machine {
   static create(config: VmConfig, images: MachineImages, candidates: AccelName[], io: MachineIo, log: Logger = defaultLogger): Machine {
     const bus = new IoBus(log);
     const control = new SimpleRunControl();
-    const accelConfig: AcceleratorConfig = { ram: ramLayout(config.memoryBytes), cpus: config.cpus, bus, control };
+    const accelConfig: AcceleratorConfig = { ram: memoryLayout(config.memoryBytes).ram, cpus: config.cpus, bus, control };
     let machine: Machine | undefined;
     const platform = createPlatform(bus, config, io, {
       onDebugExit: (status) => machine?.request({ kind: 'end', end: { kind: 'debug-exit', status } }),

@@ -2,6 +2,8 @@
  * What a VM is made of, as the CLI (or later the daemon) decided it. Plain
  * data only: it crosses into the machine worker thread by structured clone.
  */
+import { MIN_RAM_SIZE } from './memory-layout';
+
 export type AccelName = 'kvm' | 'tcg';
 
 export type SerialTarget =
@@ -29,7 +31,8 @@ export interface VmConfig {
   name?: string;
 }
 
-export const MIN_MEMORY = 1 << 20;
+/** The smallest RAM the machine layout accepts (firmware tables, boot scratch, kernel at 1 MiB). */
+export const MIN_MEMORY = MIN_RAM_SIZE;
 export const MAX_MEMORY = 1024 * 1024 * 1024 * 1024; // 1 TiB: far beyond what we test, below 2^53
 export const MAX_CPUS = 16;
 
@@ -48,7 +51,7 @@ export function parseMemorySize(text: string): number {
   const unit = (m[2] ?? 'M').toUpperCase();
   const scale = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[unit] ?? 2 ** 20;
   const bytes = Math.floor(value * scale);
-  if (bytes < MIN_MEMORY) throw new ConfigError(`memory size '${text}' is too small: at least 1M`);
+  if (bytes < MIN_MEMORY) throw new ConfigError(`memory size '${text}' is too small: at least ${MIN_MEMORY / 2 ** 20}M`);
   if (bytes > MAX_MEMORY) throw new ConfigError(`memory size '${text}' is too large: at most 1T`);
   if (bytes % 4096 !== 0) throw new ConfigError(`memory size '${text}' is not a multiple of 4 KiB`);
   return bytes;
