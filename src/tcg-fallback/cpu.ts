@@ -350,6 +350,15 @@ export class Cpu implements CodeReader {
   readSystem(lin: number, size: number): number { return this.readLinear(lin, size, false); }
   writeSystem(lin: number, size: number, v: number, vh = 0): void { this.writeLinear(lin, size, v, vh, false); }
 
+  codePageOffset = 0;
+
+  codePage(lin: number): Uint8Array | undefined {
+    this.fetchCodeByte(lin);
+    const bytes = this.mmu.bytes[this.fetchIdx];
+    this.codePageOffset = this.mmu.offsets[this.fetchIdx] + (lin & 0xfff);
+    return bytes;
+  }
+
   fetchCodeByte(lin: number): number {
     const vpn = Math.floor(lin / 4096);
     const user = this.cpl === 3;

@@ -18,6 +18,28 @@ export const PREFIX_REPNE = 0xf2;
 /** Reads instruction bytes; may throw a CpuException (#PF on fetch). */
 export interface CodeReader {
   fetchCodeByte(linear: number): number;
+  /**
+   * Host bytes of the code page holding `linear` (RAM only), with the
+   * offset of `linear` in them; undefined for MMIO. May throw like a fetch.
+   */
+  codePage(linear: number): Uint8Array | undefined;
+  /** Offset set by the last codePage() call. */
+  codePageOffset: number;
+}
+
+// Decoder cursor, module-level so decoding allocates nothing (no closure per instruction).
+let curReader: CodeReader;
+let curRip = 0;
+let pos = 0;
+/** Host bytes of the first code page, the index of the instruction's first byte in them, and how many bytes of it lie in that page. */
+let pageBytes: Uint8Array | undefined;
+let pageBase = 0;
+let pageAvail = 0;
+
+function next(): number {
+  if (pos < pageAvail) return (pageBytes as Uint8Array)[pageBase + pos++];
+  if (pos >= 15) throw new CpuException(VEC_GP, 0);
+  return curReader.fetchCodeByte(curRip + pos++);
 }
 
 export class DecodedInstruction {
@@ -79,11 +101,14 @@ const SEG_PREFIX: Record<number, number> = { 0x26: SEG_ES, 0x2e: SEG_CS, 0x36: S
  */
 export function decode(reader: CodeReader, rip: number, codeSize: number, out: DecodedInstruction): void {
   const long = codeSize === 8;
-  let pos = 0;
-  const next = (): number => {
-    if (pos >= 15) throw new CpuException(VEC_GP, 0);
-    return reader.fetchCodeByte(rip + pos++);
-  };
+  curReader = reader;
+  curRip = rip;
+  pos = 0;
+  pageBytes = reader.codePage(rip);
+  if (pageBytes !== undefined) {
+    pageBase = reader.codePageOffset;
+    pageAvail = Math.min(15, 4096 - (rip & 0xfff));
+  } else pageAvail = 0;
   out.rep = 0;
   out.lock = false;
   out.opsizePrefix = false;
@@ -200,27 +225,27 @@ export function decode(reader: CodeReader, rip: number, codeSize: number, out: D
     case IMM_W: { const lo = next(); out.imm = lo | (next() << 8); break; }
     case IMM_Z:
       if (out.opSize === 2) { const lo = next(); out.imm = ((lo | (next() << 8)) << 16) >> 16; }
-      else out.imm = readU32(next);
+      else out.imm = readU32();
       break;
     case IMM_V:
       if (out.opSize === 2) { const lo = next(); out.imm = lo | (next() << 8); }
-      else { out.imm = readU32(next); if (out.opSize === 8) out.immHi = readU32(next); }
+      else { out.imm = readU32(); if (out.opSize === 8) out.immHi = readU32(); }
       break;
     case IMM_W_B: { const lo = next(); out.imm = lo | (next() << 8); out.imm2 = next(); break; }
     case IMM_FAR:
       if (long) throw new CpuException(VEC_UD, undefined);
-      if (out.opSize === 2) { const lo = next(); out.imm = lo | (next() << 8); } else out.imm = readU32(next) >>> 0;
+      if (out.opSize === 2) { const lo = next(); out.imm = lo | (next() << 8); } else out.imm = readU32() >>> 0;
       { const lo = next(); out.imm2 = lo | (next() << 8); }
       break;
     case IMM_MOFFS:
       if (out.addrSize === 2) { const lo = next(); out.imm = lo | (next() << 8); }
-      else { out.imm = readU32(next) >>> 0; if (out.addrSize === 8) out.immHi = readU32(next); }
+      else { out.imm = readU32() >>> 0; if (out.addrSize === 8) out.immHi = readU32(); }
       break;
   }
   out.length = pos;
 }
 
-function readU32(next: () => number): number {
+function readU32(): number {
   const b0 = next(); const b1 = next(); const b2 = next(); const b3 = next();
   return b0 | (b1 << 8) | (b2 << 16) | (b3 << 24);
 }
