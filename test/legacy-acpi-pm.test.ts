@@ -46,6 +46,15 @@ t.test('the power button raises the SCI only when enabled, and clearing status l
   t.equal(pm.pioRead(0, 2) & PM1_PWRBTN_STS, 0);
 });
 
+t.test('enable bits ACPICA checks by reading back keep their value (GBL_EN, RTC_EN)', async (t) => {
+  const { pm, sci } = setup();
+  const GBL_EN = 1 << 5;
+  const RTC_EN = 1 << 10;
+  pm.pioWrite(2, 2, GBL_EN | RTC_EN);
+  t.equal(pm.pioRead(2, 2), GBL_EN | RTC_EN);
+  t.equal(sci.level, false, 'no event is pending, so no SCI');
+});
+
 t.test('garbage writes and reads outside the registers are harmless', async (t) => {
   const { pm, sci, poweroffs } = setup();
   for (let off = 0; off < 12; off++) pm.pioWrite(off, 4, 0xffffffff & ~(PM1_CNT_SLP_EN | (PM1_CNT_SLP_EN << 16)));

@@ -96,6 +96,8 @@ export class VmHost extends EventEmitter<VmHostEvents> {
     for (const p of this.pending.values()) p.reject(new Error('the machine has ended'));
     this.pending.clear();
     this.emit('end', end);
+    // terminate() cannot interrupt a native call: bring a vCPU out of KVM_RUN first.
+    this.kick();
     void this.worker?.terminate();
   }
 

@@ -20,7 +20,17 @@ const OFF_PM1_CNT = 4;
 
 /** Status bits this device can set; the rest read as zero. */
 const STS_IMPLEMENTED = PM1_PWRBTN_STS | PM1_WAK_STS;
-const EN_IMPLEMENTED = PM1_PWRBTN_EN;
+/**
+ * Enable bits that read back what was written: TMR_EN, GBL_EN, PWRBTN_EN,
+ * SLPBTN_EN, RTC_EN. ACPICA checks each enable by reading it back and logs
+ * "Could not enable ... event" (and gives up the global lock) otherwise; the
+ * events other than the power button simply never fire.
+ */
+const PM1_TMR_EN = 1 << 0;
+const PM1_GBL_EN = 1 << 5;
+const PM1_SLPBTN_EN = 1 << 9;
+const PM1_RTC_EN = 1 << 10;
+const EN_IMPLEMENTED = PM1_TMR_EN | PM1_GBL_EN | PM1_PWRBTN_EN | PM1_SLPBTN_EN | PM1_RTC_EN;
 
 export interface AcpiPmState {
   status: number;
