@@ -5,11 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { InsnInfo, Rng, SeqBuilder } from './gen-core';
 import { X87Gen, fillFpData, fillXmm, fpValue, genSseFp, genSseInt } from './gen-fp';
+import { genMisc, genPrivileged } from './gen-misc';
 import { genSegment, pickBases } from './gen-seg';
 import { genAlu, genAtomic, genBitOps, genFlow, genMov, genMulDiv, genShift, genStack, genString } from './gen-int';
 import { ARITH_FLAGS, CODE, DATA, DF, PAGE_SIZE, PageSpec, RODATA, STACK, STACK_TOP, UserModeState } from './layout';
 
-export const GROUPS = ['alu', 'shift', 'muldiv', 'bitops', 'flow', 'mov', 'atomic', 'string', 'stack', 'segment', 'sse-int', 'sse-fp', 'x87'] as const;
+export const GROUPS = ['alu', 'shift', 'muldiv', 'bitops', 'flow', 'mov', 'atomic', 'string', 'stack', 'segment', 'misc', 'privileged', 'sse-int', 'sse-fp', 'x87'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface DiffCase {
@@ -43,7 +44,7 @@ export function groupSupportedByHost(group: Group, features: Set<string>): strin
 
 const INT_GEN: Partial<Record<Group, (g: SeqBuilder) => void>> = {
   alu: genAlu, shift: genShift, muldiv: genMulDiv, bitops: genBitOps, flow: (g) => genFlow(g), mov: genMov,
-  atomic: genAtomic, string: genString, stack: genStack, 'sse-int': genSseInt, 'sse-fp': genSseFp,
+  atomic: genAtomic, string: genString, stack: genStack, misc: genMisc, privileged: genPrivileged, 'sse-int': genSseInt, 'sse-fp': genSseFp,
 };
 
 function randomBytes(r: Rng, n: number): Uint8Array {

@@ -51,6 +51,7 @@ export interface CompareOptions {
 
 export function compareResults(c: DiffCase, native: NativeResult, soft: UserModeResult, softPages: Uint8Array[], opts: CompareOptions = {}): string[] {
   const diffs: string[] = [];
+  if (native.hostTimedOut) return ['the host was still running after 2 s: the generator made a (near) endless loop'];
   const n = native.state, s = soft.state;
   const ne = native.exception, se = soft.exception;
   if (!ne && se) diffs.push(`software CPU raised vector ${se.vector} (error ${se.errorCode ?? '-'}, address ${se.address !== undefined ? hex(se.address) : '-'}); host reached the end`);

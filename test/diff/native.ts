@@ -85,6 +85,8 @@ function readState(buf: Buffer, at: number): UserModeState {
 export interface NativeResult extends UserModeResult {
   /** Final contents of the writable pages, in case page order. */
   pages: Uint8Array[];
+  /** The sequence was still running natively after 2 s (a generator bug, reported as a mismatch). */
+  hostTimedOut?: boolean;
 }
 
 /** Run cases on the host CPU. Throws when the runner itself dies (a harness bug). */
@@ -122,7 +124,7 @@ export function runNative(runner: string, cases: DiffCase[]): NativeResult[] {
     o += STATE_BYTES;
     const pages: Uint8Array[] = [];
     for (let i = 0; i < writable; i++) { pages.push(new Uint8Array(out.subarray(o, o + PAGE_SIZE))); o += PAGE_SIZE; }
-    results.push({ state, pages, instructionsExecuted: 0, exception: kind === 0 ? undefined : { vector, errorCode, address } });
+    results.push({ state, pages, instructionsExecuted: 0, exception: kind === 0 ? undefined : { vector, errorCode, address }, hostTimedOut: kind === 2 });
   }
   return results;
 }

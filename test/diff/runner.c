@@ -18,7 +18,7 @@
  *             u16 fcw, u16 fsw, u16 ftw (abridged, physical order), u16 pad,
  *             f64 st[8] (ST(i) order), u64 fs_base, u64 gs_base
  *   response: u32 kind (0 = reached the INT3 at the stop address,
- *             1 = exception), u32 vector, u32 error code, u32 pad,
+ *             1 = exception, 2 = still running after 2 s: a generator bug), u32 vector, u32 error code, u32 pad,
  *             u64 fault address, state, then the bytes of every writable page
  *             in request order.
  * An npages of 0xffffffff ends the process.
@@ -139,7 +139,9 @@ static void on_signal(int sig, siginfo_t *info, void *ctx) {
   memset(&out_head, 0, sizeof out_head);
   out_head.vector = (uint32_t)g[REG_TRAPNO];
   out_head.error = (uint32_t)g[REG_ERR];
-  if (sig == SIGTRAP && g[REG_TRAPNO] == 3) {
+  if (sig == SIGALRM) {
+    out_head.kind = 2;
+  } else if (sig == SIGTRAP && g[REG_TRAPNO] == 3) {
     /* INT3 traps after the instruction; report where it started. */
     out_state.rip -= 1;
     out_head.kind = 0;
@@ -209,7 +211,7 @@ int main(void) {
   sa.sa_sigaction = on_signal;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
-  int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
+  int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGALRM};
   for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
   scratch_top = (uint64_t)(uintptr_t)(scratch_stack + sizeof scratch_stack);
   raw_arch_prctl(ARCH_GET_FS, (uint64_t)(uintptr_t)&libc_fs);
