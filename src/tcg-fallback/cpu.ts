@@ -478,8 +478,7 @@ export class Cpu implements CodeReader {
           if (this.rip === stopAt) return executed;
           if (this.interruptShadow === 0 && this.interruptSource !== undefined && this.takeInterrupt()) continue;
           executed++;
-          const csBase = this.codeSize === 8 ? 0 : this.segs[SEG_CS].base;
-          decode(this, csBase + this.rip, this.codeSize, i);
+          decode(this, this.codeSize === 8 ? this.rip : (this.segs[SEG_CS].base + this.rip) % TWO_32, this.codeSize, i);
           const next = this.rip + i.length;
           this.nextRip = this.codeSize === 8 ? next : this.codeSize === 4 ? next >>> 0 : next & 0xffff;
           if (this.codeSize !== 8 && this.rip + i.length - 1 > this.segs[SEG_CS].limit) throw new CpuException(VEC_GP, 0);
