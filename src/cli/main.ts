@@ -1,6 +1,7 @@
 /** The `tsvisor` command: subcommand dispatch and error reporting. */
 import { CliError } from './errors';
 import { runCommand } from './run';
+import { runQmpClient } from './qmp-client';
 
 const USAGE = `usage: tsvisor <command> [options]
 commands:
@@ -18,6 +19,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return runCommand(rest);
+    case 'qmp':
+      return runQmpClient(rest);
     case 'version':
     case '--version':
       process.stdout.write(`tsvisor ${version()}\n`);
