@@ -6,7 +6,8 @@
  * JSON types), and the same values where the two should agree.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpMessage, RawQmpClient, connectWhenReady, qemuAvailable, startFakeMonitor, startQemu } from './helpers/qmp-socket';
@@ -209,6 +210,48 @@ async function runAgainstTsvisor(script: Step[]): Promise<{ greeting: unknown; t
   }
 }
 
+/**
+ * The real thing: `bin/tsvisor run -S` with a guest that spins (jmp $) and
+ * the monitor on a socket, as libvirt would start it.
+ */
+async function runAgainstTsvisorRun(script: Step[]): Promise<{ greeting: unknown; transcript: Map<string, unknown[]>; path: string; status: number | null }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvisor-run-'));
+  const path = join(dir, 'qmp.sock');
+  const kernel = join(dir, 'spin.bin');
+  writeFileSync(kernel, Buffer.from([0xeb, 0xfe]));
+  const child = spawn(process.execPath, [join(__dirname, '..', '..', 'bin', 'tsvisor'), 'run', '-S', '--kernel', kernel,
+    '--kernel-format', 'raw,load=0x7c00,entry=0x7c00,mode=16', '--serial', 'none', '--qmp', `unix:${path},server=on,wait=off`],
+  { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const c = await connectWhenReady(path, 15000);
+    const greeting = await greetingShape(c);
+    const transcript = await converse(c, script);
+    const status = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+    return { greeting, transcript, path, status };
+  } catch (e) {
+    throw new Error(`${String(e)}; tsvisor stderr: ${stderr}`);
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Steps whose answers depend on the machine (a CPU exists in tsvisor run; QEMU's machine none has none). */
+const MACHINE_DEPENDENT = new Set(['query-cpus-fast', 'query-hotpluggable-cpus', 'query-chardev', 'hmp info registers', 'hmp info cpus', 'query-machines']);
+
+/** For machine-dependent steps: only whether it succeeded, and the error class. */
+function outcome(steps: unknown[]): unknown {
+  return steps.filter((s) => typeof s === 'object').map((s) => {
+    const m = s as { error?: { class: string }; return?: unknown; event?: string };
+    return m.event ?? (m.error ? m.error.class : typeof m.return);
+  });
+}
+
+const tsvisorBuilt = existsSync(join(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js'));
+
 /** The chardev filename names each side's own socket path. */
 function withoutPath(steps: unknown[], path: string): unknown {
   return JSON.parse(JSON.stringify(steps).split(path).join('PATH'));
@@ -227,6 +270,18 @@ for (const [label, script] of [['main conversation', SCRIPT], ['oob conversation
     }
   });
 }
+
+t.test('bin/tsvisor run -S --qmp (real machine, spinning guest) answers the main conversation as QEMU does', { skip: skip || (tsvisorBuilt ? false : 'not built') }, async (t) => {
+  const [qemu, ours] = await Promise.all([runAgainstQemu(SCRIPT), runAgainstTsvisorRun(SCRIPT)]);
+  t.same(ours.greeting, qemu.greeting, 'greeting has the same shape');
+  for (const step of SCRIPT) {
+    const a = withoutPath(ours.transcript.get(step.name) ?? [], ours.path) as unknown[];
+    const b = withoutPath(qemu.transcript.get(step.name) ?? [], qemu.path) as unknown[];
+    if (MACHINE_DEPENDENT.has(step.name)) t.same(outcome(a), outcome(b), `${step.name} (outcome only: machines differ)`);
+    else t.same(a, b, step.name);
+  }
+  t.equal(ours.status, 0, 'quit ends tsvisor with status 0');
+});
 
 t.test('tsvisor commands exist in QEMU with the same arguments and reply members', { skip }, async (t) => {
   const collect = async (c: RawQmpClient) => {
