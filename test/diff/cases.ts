@@ -67,8 +67,15 @@ export function makeCase(group: Group, seed: number): DiffCase {
   }
 }
 
+/** FNV-1a of the group name: a group's cases must not change when groups are added. */
+function groupSalt(group: Group): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < group.length; i++) h = Math.imul(h ^ group.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 function build(group: Group, seed: number, attempt: number): DiffCase {
-  const r = new Rng((seed * 0x9e3779b1 + attempt * 7919 + GROUPS.indexOf(group) * 0x85ebca6b) >>> 0);
+  const r = new Rng((Math.imul(seed, 0x9e3779b1) + attempt * 7919 + groupSalt(group)) >>> 0);
   const g = new SeqBuilder(r);
   const units = r.range(1, 8);
   const fp = group === 'sse-fp' || group === 'x87';
