@@ -4,6 +4,7 @@
         MULTIBOOT_HEADER
         .globl _start
 _start:
+        mov $stack32_top, %esp               # Multiboot leaves ESP undefined
         call setup32
         EXPECT %eax, %eax, "boot: protected mode entered"
 

@@ -13,6 +13,7 @@
 
         .globl _start
 _start:
+        mov $stack32_top, %esp               # Multiboot leaves ESP undefined
         call setup32
         EXPECT %eax, %eax, "protected-mode"
         jmp enter_long

@@ -14,6 +14,7 @@
 
         .globl _start
 _start:
+        mov $stack32_top, %esp               # Multiboot leaves ESP undefined
         call setup32
         movl $0x11111111, FRAME_A
         movl $0x22222222, FRAME_B

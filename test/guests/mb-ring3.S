@@ -15,6 +15,7 @@
 
         .globl _start
 _start:
+        mov $stack32_top, %esp               # Multiboot leaves ESP undefined
         call setup32
         # Switch to the long-mode GDT while still in protected mode.
         lgdt gdt64_ptr

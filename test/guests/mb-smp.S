@@ -9,6 +9,7 @@
 
         .globl _start
 _start:
+        mov $stack32_top, %esp               # Multiboot leaves ESP undefined
         call setup32
         # Copy the real-mode trampoline to 0x8000 (SIPI vector 0x08).
         mov $trampoline, %esi

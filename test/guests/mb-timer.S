@@ -7,6 +7,7 @@
 
         .globl _start
 _start:
+        mov $stack32_top, %esp               # Multiboot leaves ESP undefined
         call setup32
         movl $timer_hook, irq_hook
 
