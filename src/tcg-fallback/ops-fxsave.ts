@@ -9,8 +9,8 @@ import { CR0_EM, CR0_TS, VEC_GP, VEC_NM, VEC_UD } from './cpu-constants';
 import { sseGroup15 } from './ops-sse';
 import { doubleToExtended, extendedToDouble } from './fpu-convert';
 
-/** MXCSR bits this CPU accepts (no DAZ). */
-export const MXCSR_MASK = 0xffbf;
+/** MXCSR bits this CPU accepts (DAZ included). */
+export const MXCSR_MASK = 0xffff;
 
 const ud = (): never => { throw new CpuException(VEC_UD, undefined); };
 

@@ -14,7 +14,14 @@ import type { DecodedInstruction } from './decoder';
 import { CpuException } from './cpu-exception';
 import { CR0_EM, CR0_TS, CR4_OSFXSR, FLAG_CF, FLAG_PF, FLAG_ZF, VEC_GP, VEC_NM, VEC_UD } from './cpu-constants';
 import { loadSource, src, storeToMemory, tmp, xmmViews, XmmViews } from './sse-operand';
-import { int64ToNumber, toInt32, toInt64 } from './sse-convert';
+import { toInt32, toInt64, roundBy } from './sse-convert';
+import {
+  mxcsrArith, intToFloat, minMaxOperands, compareFlags, conversionInput, isSignalingNaN32Bits, isSignalingNaN64Bits,
+  OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SQRT, MX_IE, MX_PE,
+} from './sse-float';
+
+/** Collects MXCSR exception flags of one instruction. */
+const fpState = { flags: 0 };
 
 const ud = (): never => { throw new CpuException(VEC_UD, undefined); };
 
@@ -341,48 +348,44 @@ function pextrw(cpu: Cpu, i: DecodedInstruction): void {
 
 // ---------------------------------------------------------------- floating point
 
-const MXCSR_IE = 1, MXCSR_ZE = 4;
 
-function fpBinary(op: (a: number, b: number) => number): (scalar: boolean, double: boolean) => Handler {
+type BinaryKind = number | 'min' | 'max';
+
+/** Binary float op on lanes (packed) or the low lane (scalar), with MXCSR rounding and flags. */
+function fpBinary(kind: BinaryKind): (scalar: boolean, double: boolean) => Handler {
   return (scalar, double) => (cpu, i) => {
     loadSource(cpu, i, scalar ? (double ? 8 : 4) : 16, !scalar && i.mod !== 3);
     const x = xmmViews(cpu);
-    if (double) {
-      const n = scalar ? 1 : 2;
-      for (let k = 0; k < n; k++) {
-        const at = i.reg * 2 + k;
-        const a = x.f64[at], b = src.f64[k];
-        const r = op(a, b);
-        noteFpFlags(cpu, a, b, r, op);
-        x.f64[at] = r;
+    fpState.flags = 0;
+    const n = scalar ? 1 : double ? 2 : 4;
+    for (let k = 0; k < n; k++) {
+      const at = double ? i.reg * 2 + k : i.reg * 4 + k;
+      let a = double ? x.f64[at] : x.f32[at];
+      let b = double ? src.f64[k] : src.f32[k];
+      let r: number;
+      if (kind === 'min' || kind === 'max') {
+        [a, b] = minMaxOperands(a, b, !double, cpu.mxcsr, fpState);
+        // MIN/MAX return the second operand when either is NaN or both are zero (SDM MINPS).
+        r = kind === 'min' ? (a < b ? a : b) : (a > b ? a : b);
+        if (double) { if (r === b && !Number.isNaN(b)) x.f64[at] = b; else if (r === b) copyLane64(x, at, src, k); else x.f64[at] = r; }
+        else { if (r === b) x.u32[at] = src.u32[k]; else x.f32[at] = r; }
+        continue;
       }
-    } else {
-      const n = scalar ? 1 : 4;
-      for (let k = 0; k < n; k++) {
-        const at = i.reg * 4 + k;
-        const a = x.f32[at], b = src.f32[k];
-        const r = Math.fround(op(a, b));
-        noteFpFlags(cpu, a, b, r, op);
-        x.f32[at] = r;
-      }
+      const aSnan = double ? isSignalingNaN64Bits(x.u32[at * 2], x.u32[at * 2 + 1]) : isSignalingNaN32Bits(x.u32[at]);
+      const bSnan = double ? isSignalingNaN64Bits(src.u32[2 * k], src.u32[2 * k + 1]) : isSignalingNaN32Bits(src.u32[k]);
+      r = mxcsrArith(kind, a, b, !double, cpu.mxcsr, fpState, aSnan, bSnan);
+      if (double) x.f64[at] = r; else x.f32[at] = r;
     }
+    cpu.mxcsr |= fpState.flags;
   };
 }
 
-function noteFpFlags(cpu: Cpu, a: number, b: number, r: number, op: (a: number, b: number) => number): void {
-  if (Number.isNaN(r) && !Number.isNaN(a) && !Number.isNaN(b)) cpu.mxcsr |= MXCSR_IE;
-  if (op === divide && b === 0 && !Number.isNaN(a) && a !== 0) cpu.mxcsr |= MXCSR_ZE;
+function copyLane64(x: XmmViews, at: number, from: typeof src, k: number): void {
+  x.u32[at * 2] = from.u32[2 * k];
+  x.u32[at * 2 + 1] = from.u32[2 * k + 1];
 }
 
-const add = (a: number, b: number): number => a + b;
-const subtract = (a: number, b: number): number => a - b;
-const multiply = (a: number, b: number): number => a * b;
-const divide = (a: number, b: number): number => a / b;
-/** MIN/MAX return the second operand when either is NaN or both are zero (SDM MINPS). */
-const minimum = (a: number, b: number): number => (a < b ? a : b);
-const maximum = (a: number, b: number): number => (a > b ? a : b);
-
-function arith(op: (a: number, b: number) => number): Handler {
+function arith(op: BinaryKind): Handler {
   const make = fpBinary(op);
   return byPrefix({ [P_NONE]: make(false, false), [P_66]: make(false, true), [P_F3]: make(true, false), [P_F2]: make(true, true) });
 }
@@ -391,11 +394,14 @@ function sqrt(): Handler {
   const one = (scalar: boolean, double: boolean): Handler => (cpu, i) => {
     loadSource(cpu, i, scalar ? (double ? 8 : 4) : 16, !scalar && i.mod !== 3);
     const x = xmmViews(cpu);
+    fpState.flags = 0;
     const n = scalar ? 1 : double ? 2 : 4;
     for (let k = 0; k < n; k++) {
-      if (double) x.f64[i.reg * 2 + k] = Math.sqrt(src.f64[k]);
-      else x.f32[i.reg * 4 + k] = Math.fround(Math.sqrt(src.f32[k]));
+      const snan = double ? isSignalingNaN64Bits(src.u32[2 * k], src.u32[2 * k + 1]) : isSignalingNaN32Bits(src.u32[k]);
+      const r = mxcsrArith(OP_SQRT, double ? src.f64[k] : src.f32[k], 0, !double, cpu.mxcsr, fpState, snan);
+      if (double) x.f64[i.reg * 2 + k] = r; else x.f32[i.reg * 4 + k] = r;
     }
+    cpu.mxcsr |= fpState.flags;
   };
   return byPrefix({ [P_NONE]: one(false, false), [P_66]: one(false, true), [P_F3]: one(true, false), [P_F2]: one(true, true) });
 }
@@ -432,14 +438,19 @@ function cmpps(cpu: Cpu, i: DecodedInstruction): void {
   const double = i.simdPrefix === P_66 || i.simdPrefix === P_F2;
   loadSource(cpu, i, scalar ? (double ? 8 : 4) : 16, !scalar && i.mod !== 3);
   const x = xmmViews(cpu);
-  if (double) {
-    for (let k = 0; k < (scalar ? 1 : 2); k++) {
-      const t = compare(i.imm, x.f64[i.reg * 2 + k], src.f64[k]) ? 0xffffffff : 0;
-      x.u32[i.reg * 4 + 2 * k] = t; x.u32[i.reg * 4 + 2 * k + 1] = t;
-    }
-  } else {
-    for (let k = 0; k < (scalar ? 1 : 4); k++) x.u32[i.reg * 4 + k] = compare(i.imm, x.f32[i.reg * 4 + k], src.f32[k]) ? 0xffffffff : 0;
+  // LT, LE, NLT, NLE signal on QNaN; EQ, UNORD, NEQ, ORD only on SNaN.
+  const signalling = [1, 2, 5, 6].includes(i.imm & 7);
+  fpState.flags = 0;
+  const n = scalar ? 1 : double ? 2 : 4;
+  for (let k = 0; k < n; k++) {
+    const at = double ? i.reg * 2 + k : i.reg * 4 + k;
+    const aSnan = double ? isSignalingNaN64Bits(x.u32[at * 2], x.u32[at * 2 + 1]) : isSignalingNaN32Bits(x.u32[at]);
+    const bSnan = double ? isSignalingNaN64Bits(src.u32[2 * k], src.u32[2 * k + 1]) : isSignalingNaN32Bits(src.u32[k]);
+    const [a, b] = compareFlags(double ? x.f64[at] : x.f32[at], double ? src.f64[k] : src.f32[k], aSnan, bSnan, signalling, !double, cpu.mxcsr, fpState);
+    const t = compare(i.imm, a, b) ? 0xffffffff : 0;
+    if (double) { x.u32[at * 2] = t; x.u32[at * 2 + 1] = t; } else x.u32[at] = t;
   }
+  cpu.mxcsr |= fpState.flags;
 }
 
 /** UCOMISS/COMISS/UCOMISD/COMISD. */
@@ -447,10 +458,15 @@ function comis(cpu: Cpu, i: DecodedInstruction): void {
   const double = i.simdPrefix === P_66;
   loadSource(cpu, i, double ? 8 : 4);
   const x = xmmViews(cpu);
-  const a = double ? x.f64[i.reg * 2] : x.f32[i.reg * 4];
-  const b = double ? src.f64[0] : src.f32[0];
+  const r = i.reg;
+  const aSnan = double ? isSignalingNaN64Bits(x.u32[r * 4], x.u32[r * 4 + 1]) : isSignalingNaN32Bits(x.u32[r * 4]);
+  const bSnan = double ? isSignalingNaN64Bits(src.u32[0], src.u32[1]) : isSignalingNaN32Bits(src.u32[0]);
+  fpState.flags = 0;
+  const [a, b] = compareFlags(double ? x.f64[r * 2] : x.f32[r * 4], double ? src.f64[0] : src.f32[0], aSnan, bSnan,
+    (i.opcode & 0xff) === 0x2f, !double, cpu.mxcsr, fpState);
+  cpu.mxcsr |= fpState.flags;
   let f: number;
-  if (Number.isNaN(a) || Number.isNaN(b)) { f = FLAG_ZF | FLAG_PF | FLAG_CF; cpu.mxcsr |= (i.opcode & 0xff) === 0x2f ? MXCSR_IE : 0; }
+  if (Number.isNaN(a) || Number.isNaN(b)) f = FLAG_ZF | FLAG_PF | FLAG_CF;
   else if (a < b) f = FLAG_CF;
   else if (a > b) f = 0;
   else f = FLAG_ZF;
@@ -461,10 +477,30 @@ function comis(cpu: Cpu, i: DecodedInstruction): void {
 function cvtsi2s(cpu: Cpu, i: DecodedInstruction): void {
   const size = i.opSize === 8 ? 8 : 4;
   const lo = cpu.readRm(i, size);
-  const v = size === 8 ? int64ToNumber(lo, cpu.vhi) : lo | 0;
+  const v = size === 8 ? BigInt.asIntN(64, (BigInt(cpu.vhi >>> 0) << 32n) | BigInt(lo >>> 0)) : BigInt(lo | 0);
   const x = xmmViews(cpu);
-  if (i.simdPrefix === P_F2) x.f64[i.reg * 2] = v;
-  else x.f32[i.reg * 4] = Math.fround(v);
+  fpState.flags = 0;
+  const single = i.simdPrefix !== P_F2;
+  const r = intToFloat(v, single, cpu.mxcsr, fpState);
+  if (single) x.f32[i.reg * 4] = r; else x.f64[i.reg * 2] = r;
+  cpu.mxcsr |= fpState.flags;
+}
+
+/** Float -> int32/int64 with MXCSR flags: IE for NaN/out of range, PE when a fraction was dropped. */
+function floatToInt(cpu: Cpu, v: number, single: boolean, mode: number, wide: boolean): [number, number] {
+  fpState.flags = 0;
+  v = conversionInput(v, single, cpu.mxcsr, fpState);
+  let lo: number, hi = 0;
+  const rounded = Number.isNaN(v) ? NaN : roundBy(mode, v);
+  const invalid = Number.isNaN(rounded) || (wide
+    ? rounded < -9223372036854775808 || rounded >= 9223372036854775808
+    : rounded < -2147483648 || rounded > 2147483647);
+  if (wide) [lo, hi] = toInt64(v, mode);
+  else lo = toInt32(v, mode);
+  if (invalid) fpState.flags |= MX_IE;
+  else if (Math.trunc(v) !== v) fpState.flags |= MX_PE;
+  cpu.mxcsr |= fpState.flags;
+  return [lo, hi];
 }
 
 /** 0F 2C/2D: CVT(T)SS2SI / CVT(T)SD2SI. */
@@ -473,27 +509,45 @@ function cvts2si(cpu: Cpu, i: DecodedInstruction): void {
   loadSource(cpu, i, double ? 8 : 4);
   const v = double ? src.f64[0] : src.f32[0];
   const mode = (i.opcode & 0xff) === 0x2c ? 3 : (cpu.mxcsr >> 13) & 3;
-  if (i.opSize === 8) {
-    const [lo, hi] = toInt64(v, mode);
-    if (hi === 0x80000000 && lo === 0 && !(v === -9223372036854775808)) cpu.mxcsr |= MXCSR_IE;
-    cpu.setReg(8, i.reg, lo, hi);
-  } else {
-    const r = toInt32(v, mode);
-    if (r === 0x80000000 && v !== -2147483648) cpu.mxcsr |= MXCSR_IE;
-    cpu.setReg(4, i.reg, r, 0);
-  }
+  const wide = i.opSize === 8;
+  const [lo, hi] = floatToInt(cpu, v, !double, mode, wide);
+  cpu.setReg(wide ? 8 : 4, i.reg, lo, hi);
+}
+
+/** Double -> float with rounding and flags (adding -0 keeps every value, signed zeros included). */
+function narrow(cpu: Cpu, v: number, snan: boolean): number {
+  return mxcsrArith(OP_ADD, v, -0, true, cpu.mxcsr, fpState, snan);
+}
+
+/** Float -> double: exact; DE for denormals, IE for SNaN. */
+function widen(cpu: Cpu, v: number, bits: number): number {
+  if (isSignalingNaN32Bits(bits)) fpState.flags |= MX_IE;
+  return conversionInput(v, true, cpu.mxcsr, fpState);
 }
 
 /** 0F 5A: CVTPS2PD / CVTPD2PS / CVTSS2SD / CVTSD2SS. */
 function cvtFloatWidth(cpu: Cpu, i: DecodedInstruction): void {
   const x = xmmViews(cpu);
   const d = i.reg;
+  fpState.flags = 0;
+  const snan64 = (k: number): boolean => isSignalingNaN64Bits(src.u32[2 * k], src.u32[2 * k + 1]);
   switch (i.simdPrefix) {
-    case P_NONE: loadSource(cpu, i, 8); x.f64[d * 2] = src.f32[0]; x.f64[d * 2 + 1] = src.f32[1]; break;
-    case P_66: loadSource(cpu, i, 16, i.mod !== 3); x.f32[d * 4] = Math.fround(src.f64[0]); x.f32[d * 4 + 1] = Math.fround(src.f64[1]); x.u32[d * 4 + 2] = 0; x.u32[d * 4 + 3] = 0; break;
-    case P_F3: loadSource(cpu, i, 4); x.f64[d * 2] = src.f32[0]; break;
-    default: loadSource(cpu, i, 8); x.f32[d * 4] = Math.fround(src.f64[0]); break;
+    case P_NONE: {
+      loadSource(cpu, i, 8);
+      const a = widen(cpu, src.f32[0], src.u32[0]), b = widen(cpu, src.f32[1], src.u32[1]);
+      x.f64[d * 2] = a; x.f64[d * 2 + 1] = b;
+      break;
+    }
+    case P_66: {
+      loadSource(cpu, i, 16, i.mod !== 3);
+      const a = narrow(cpu, src.f64[0], snan64(0)), b = narrow(cpu, src.f64[1], snan64(1));
+      x.f32[d * 4] = a; x.f32[d * 4 + 1] = b; x.u32[d * 4 + 2] = 0; x.u32[d * 4 + 3] = 0;
+      break;
+    }
+    case P_F3: loadSource(cpu, i, 4); x.f64[d * 2] = widen(cpu, src.f32[0], src.u32[0]); break;
+    default: loadSource(cpu, i, 8); x.f32[d * 4] = narrow(cpu, src.f64[0], snan64(0)); break;
   }
+  cpu.mxcsr |= fpState.flags;
 }
 
 /** 0F 5B: CVTDQ2PS / CVTPS2DQ (66) / CVTTPS2DQ (F3). */
@@ -501,10 +555,17 @@ function cvtDq(cpu: Cpu, i: DecodedInstruction): void {
   loadSource(cpu, i, 16, i.mod !== 3);
   const x = xmmViews(cpu);
   const d = i.reg;
+  let flags = 0;
   for (let k = 0; k < 4; k++) {
-    if (i.simdPrefix === P_NONE) x.f32[d * 4 + k] = Math.fround(src.i32[k]);
-    else x.u32[d * 4 + k] = toInt32(src.f32[k], i.simdPrefix === P_F3 ? 3 : (cpu.mxcsr >> 13) & 3);
+    if (i.simdPrefix === P_NONE) {
+      fpState.flags = 0;
+      x.f32[d * 4 + k] = intToFloat(BigInt(src.i32[k]), true, cpu.mxcsr, fpState);
+      flags |= fpState.flags;
+    } else {
+      x.u32[d * 4 + k] = floatToInt(cpu, src.f32[k], true, i.simdPrefix === P_F3 ? 3 : (cpu.mxcsr >> 13) & 3, false)[0];
+    }
   }
+  cpu.mxcsr |= flags;
 }
 
 /** 0F E6: CVTTPD2DQ (66) / CVTDQ2PD (F3) / CVTPD2DQ (F2). */
@@ -518,7 +579,9 @@ function cvtPdDq(cpu: Cpu, i: DecodedInstruction): void {
   }
   loadSource(cpu, i, 16, i.mod !== 3);
   const mode = i.simdPrefix === P_66 ? 3 : (cpu.mxcsr >> 13) & 3;
-  x.u32[d * 4] = toInt32(src.f64[0], mode); x.u32[d * 4 + 1] = toInt32(src.f64[1], mode);
+  const a = floatToInt(cpu, src.f64[0], false, mode, false)[0];
+  const b = floatToInt(cpu, src.f64[1], false, mode, false)[0];
+  x.u32[d * 4] = a; x.u32[d * 4 + 1] = b;
   x.u32[d * 4 + 2] = 0; x.u32[d * 4 + 3] = 0;
 }
 
@@ -526,7 +589,7 @@ function cvtPdDq(cpu: Cpu, i: DecodedInstruction): void {
 
 function ldmxcsr(cpu: Cpu, i: DecodedInstruction): void {
   const v = cpu.read(i.segment, cpu.effectiveAddress(i), 4);
-  if ((v & ~0xffbf) !== 0) throw new CpuException(VEC_GP, 0);
+  if ((v & ~0xffff) !== 0) throw new CpuException(VEC_GP, 0);
   cpu.mxcsr = v;
 }
 
@@ -559,14 +622,14 @@ export function registerSseOps(t: Handler[]): void {
   t[0x155] = byPrefix({ [P_NONE]: andnps, [P_66]: andnps });
   t[0x156] = byPrefix({ [P_NONE]: orps, [P_66]: orps });
   t[0x157] = byPrefix({ [P_NONE]: xorps, [P_66]: xorps });
-  t[0x158] = arith(add);
-  t[0x159] = arith(multiply);
+  t[0x158] = arith(OP_ADD);
+  t[0x159] = arith(OP_MUL);
   t[0x15a] = byPrefix({ [P_NONE]: cvtFloatWidth, [P_66]: cvtFloatWidth, [P_F3]: cvtFloatWidth, [P_F2]: cvtFloatWidth });
   t[0x15b] = byPrefix({ [P_NONE]: cvtDq, [P_66]: cvtDq, [P_F3]: cvtDq });
-  t[0x15c] = arith(subtract);
-  t[0x15d] = arith(minimum);
-  t[0x15e] = arith(divide);
-  t[0x15f] = arith(maximum);
+  t[0x15c] = arith(OP_SUB);
+  t[0x15d] = arith('min');
+  t[0x15e] = arith(OP_DIV);
+  t[0x15f] = arith('max');
 
   t[0x160] = only66(unpack(1, false));
   t[0x161] = only66(unpack(2, false));
