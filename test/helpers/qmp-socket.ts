@@ -18,11 +18,15 @@ export class RawQmpClient {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       this.buffer += chunk;
+      // Cut all complete lines, then keep the rest once (not per line: a
+      // burst of thousands of replies would make that quadratic).
+      let start = 0;
       let at: number;
-      while ((at = this.buffer.indexOf('\r\n')) >= 0) {
-        this.lines.push(this.buffer.slice(0, at));
-        this.buffer = this.buffer.slice(at + 2);
+      while ((at = this.buffer.indexOf('\r\n', start)) >= 0) {
+        this.lines.push(this.buffer.slice(start, at));
+        start = at + 2;
       }
+      this.buffer = this.buffer.slice(start);
       this.wake();
     });
     socket.on('close', () => { this.ended = true; this.wake(); });
