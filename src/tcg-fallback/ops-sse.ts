@@ -12,7 +12,7 @@
 import type { Cpu, Handler } from './cpu';
 import type { DecodedInstruction } from './decoder';
 import { CpuException } from './cpu-exception';
-import { CR0_EM, CR0_TS, CR4_OSFXSR, FLAG_CF, FLAG_PF, FLAG_ZF, VEC_GP, VEC_NM, VEC_UD } from './cpu-constants';
+import { CR0_EM, CR0_TS, CR4_OSFXSR, CR4_OSXMMEXCPT, FLAG_CF, FLAG_PF, FLAG_ZF, VEC_GP, VEC_NM, VEC_UD, VEC_XM } from './cpu-constants';
 import { loadSource, src, storeToMemory, tmp, xmmViews, XmmViews } from './sse-operand';
 import { toInt32, toInt64, roundBy } from './sse-convert';
 import {
@@ -351,6 +351,16 @@ function pextrw(cpu: Cpu, i: DecodedInstruction): void {
 
 type BinaryKind = number | 'min' | 'max';
 
+/**
+ * Records MXCSR exception flags; an unmasked one raises #XM (or #UD without
+ * CR4.OSXMMEXCPT) before the instruction writes its destination.
+ */
+function commitFlags(cpu: Cpu, flags: number): void {
+  if (flags === 0) return;
+  cpu.mxcsr |= flags;
+  if ((flags & ~(cpu.mxcsr >> 7) & 0x3f) !== 0) throw new CpuException((cpu.cr4 & CR4_OSXMMEXCPT) !== 0 ? VEC_XM : VEC_UD, undefined);
+}
+
 /** Binary float op on lanes (packed) or the low lane (scalar), with MXCSR rounding and flags. */
 function fpBinary(kind: BinaryKind): (scalar: boolean, double: boolean) => Handler {
   return (scalar, double) => (cpu, i) => {
@@ -362,28 +372,38 @@ function fpBinary(kind: BinaryKind): (scalar: boolean, double: boolean) => Handl
       const at = double ? i.reg * 2 + k : i.reg * 4 + k;
       let a = double ? x.f64[at] : x.f32[at];
       let b = double ? src.f64[k] : src.f32[k];
-      let r: number;
       if (kind === 'min' || kind === 'max') {
         [a, b] = minMaxOperands(a, b, !double, cpu.mxcsr, fpState);
-        // MIN/MAX return the second operand when either is NaN or both are zero (SDM MINPS).
-        r = kind === 'min' ? (a < b ? a : b) : (a > b ? a : b);
-        if (double) { if (r === b && !Number.isNaN(b)) x.f64[at] = b; else if (r === b) copyLane64(x, at, src, k); else x.f64[at] = r; }
-        else { if (r === b) x.u32[at] = src.u32[k]; else x.f32[at] = r; }
+        // MIN/MAX return the second operand (bit for bit) when either is NaN or both are zero (SDM MINPS).
+        const first = kind === 'min' ? a < b : a > b;
+        if (double) {
+          tmp.u32[2 * k] = first ? x.u32[at * 2] : src.u32[2 * k];
+          tmp.u32[2 * k + 1] = first ? x.u32[at * 2 + 1] : src.u32[2 * k + 1];
+          if (first) tmp.f64[k] = a; else if (!Number.isNaN(b)) tmp.f64[k] = b;
+        } else {
+          tmp.u32[k] = first ? x.u32[at] : src.u32[k];
+          if (first) tmp.f32[k] = a; else if (!Number.isNaN(b)) tmp.f32[k] = b;
+        }
         continue;
       }
       const aSnan = double ? isSignalingNaN64Bits(x.u32[at * 2], x.u32[at * 2 + 1]) : isSignalingNaN32Bits(x.u32[at]);
       const bSnan = double ? isSignalingNaN64Bits(src.u32[2 * k], src.u32[2 * k + 1]) : isSignalingNaN32Bits(src.u32[k]);
-      r = mxcsrArith(kind, a, b, !double, cpu.mxcsr, fpState, aSnan, bSnan);
-      if (double) x.f64[at] = r; else x.f32[at] = r;
+      const r = mxcsrArith(kind, a, b, !double, cpu.mxcsr, fpState, aSnan, bSnan);
+      if (Number.isNaN(a) || Number.isNaN(b)) {
+        // NaN operands propagate bit for bit (quieted), the first source winning: JavaScript may canonicalise NaNs.
+        const fromA = Number.isNaN(a);
+        if (double) {
+          tmp.u32[2 * k] = fromA ? x.u32[at * 2] : src.u32[2 * k];
+          tmp.u32[2 * k + 1] = (fromA ? x.u32[at * 2 + 1] : src.u32[2 * k + 1]) | 0x80000;
+        } else tmp.u32[k] = (fromA ? x.u32[at] : src.u32[k]) | 0x400000;
+      } else if (double) tmp.f64[k] = r; else tmp.f32[k] = r;
     }
-    cpu.mxcsr |= fpState.flags;
+    commitFlags(cpu, fpState.flags);
+    const words = scalar ? (double ? 2 : 1) : 4;
+    for (let w = 0; w < words; w++) x.u32[i.reg * 4 + w] = tmp.u32[w];
   };
 }
 
-function copyLane64(x: XmmViews, at: number, from: typeof src, k: number): void {
-  x.u32[at * 2] = from.u32[2 * k];
-  x.u32[at * 2 + 1] = from.u32[2 * k + 1];
-}
 
 function arith(op: BinaryKind): Handler {
   const make = fpBinary(op);
@@ -398,10 +418,16 @@ function sqrt(): Handler {
     const n = scalar ? 1 : double ? 2 : 4;
     for (let k = 0; k < n; k++) {
       const snan = double ? isSignalingNaN64Bits(src.u32[2 * k], src.u32[2 * k + 1]) : isSignalingNaN32Bits(src.u32[k]);
-      const r = mxcsrArith(OP_SQRT, double ? src.f64[k] : src.f32[k], 0, !double, cpu.mxcsr, fpState, snan);
-      if (double) x.f64[i.reg * 2 + k] = r; else x.f32[i.reg * 4 + k] = r;
+      const v = double ? src.f64[k] : src.f32[k];
+      const r = mxcsrArith(OP_SQRT, v, 0, !double, cpu.mxcsr, fpState, snan);
+      if (Number.isNaN(v)) {
+        if (double) { tmp.u32[2 * k] = src.u32[2 * k]; tmp.u32[2 * k + 1] = src.u32[2 * k + 1] | 0x80000; }
+        else tmp.u32[k] = src.u32[k] | 0x400000;
+      } else if (double) tmp.f64[k] = r; else tmp.f32[k] = r;
     }
-    cpu.mxcsr |= fpState.flags;
+    commitFlags(cpu, fpState.flags);
+    const words = scalar ? (double ? 2 : 1) : 4;
+    for (let w = 0; w < words; w++) x.u32[i.reg * 4 + w] = tmp.u32[w];
   };
   return byPrefix({ [P_NONE]: one(false, false), [P_66]: one(false, true), [P_F3]: one(true, false), [P_F2]: one(true, true) });
 }
@@ -448,9 +474,11 @@ function cmpps(cpu: Cpu, i: DecodedInstruction): void {
     const bSnan = double ? isSignalingNaN64Bits(src.u32[2 * k], src.u32[2 * k + 1]) : isSignalingNaN32Bits(src.u32[k]);
     const [a, b] = compareFlags(double ? x.f64[at] : x.f32[at], double ? src.f64[k] : src.f32[k], aSnan, bSnan, signalling, !double, cpu.mxcsr, fpState);
     const t = compare(i.imm, a, b) ? 0xffffffff : 0;
-    if (double) { x.u32[at * 2] = t; x.u32[at * 2 + 1] = t; } else x.u32[at] = t;
+    if (double) { tmp.u32[2 * k] = t; tmp.u32[2 * k + 1] = t; } else tmp.u32[k] = t;
   }
-  cpu.mxcsr |= fpState.flags;
+  commitFlags(cpu, fpState.flags);
+  const words = scalar ? (double ? 2 : 1) : 4;
+  for (let w = 0; w < words; w++) x.u32[i.reg * 4 + w] = tmp.u32[w];
 }
 
 /** UCOMISS/COMISS/UCOMISD/COMISD. */
@@ -464,7 +492,7 @@ function comis(cpu: Cpu, i: DecodedInstruction): void {
   fpState.flags = 0;
   const [a, b] = compareFlags(double ? x.f64[r * 2] : x.f32[r * 4], double ? src.f64[0] : src.f32[0], aSnan, bSnan,
     (i.opcode & 0xff) === 0x2f, !double, cpu.mxcsr, fpState);
-  cpu.mxcsr |= fpState.flags;
+  commitFlags(cpu, fpState.flags);
   let f: number;
   if (Number.isNaN(a) || Number.isNaN(b)) f = FLAG_ZF | FLAG_PF | FLAG_CF;
   else if (a < b) f = FLAG_CF;
@@ -482,14 +510,14 @@ function cvtsi2s(cpu: Cpu, i: DecodedInstruction): void {
   fpState.flags = 0;
   const single = i.simdPrefix !== P_F2;
   const r = intToFloat(v, single, cpu.mxcsr, fpState);
+  commitFlags(cpu, fpState.flags);
   if (single) x.f32[i.reg * 4] = r; else x.f64[i.reg * 2] = r;
-  cpu.mxcsr |= fpState.flags;
 }
 
 /** Float -> int32/int64 with MXCSR flags: IE for NaN/out of range, PE when a fraction was dropped. */
 function floatToInt(cpu: Cpu, v: number, single: boolean, mode: number, wide: boolean): [number, number] {
   fpState.flags = 0;
-  v = conversionInput(v, single, cpu.mxcsr, fpState);
+  v = integerConversionInput(cpu, v, single);
   let lo: number, hi = 0;
   const rounded = Number.isNaN(v) ? NaN : roundBy(mode, v);
   const invalid = Number.isNaN(rounded) || (wide
@@ -499,8 +527,23 @@ function floatToInt(cpu: Cpu, v: number, single: boolean, mode: number, wide: bo
   else lo = toInt32(v, mode);
   if (invalid) fpState.flags |= MX_IE;
   else if (Math.trunc(v) !== v) fpState.flags |= MX_PE;
-  cpu.mxcsr |= fpState.flags;
+  commitFlags(cpu, fpState.flags);
   return [lo, hi];
+}
+
+/** Conversions to integers never report DE (SDM CVTSS2SI: Invalid, Precision); DAZ still zeroes denormals. */
+function integerConversionInput(cpu: Cpu, v: number, single: boolean): number {
+  const scratch = { flags: 0 };
+  return conversionInput(v, single, cpu.mxcsr, scratch);
+}
+
+/** Float -> int32 lane of a packed conversion: flags accumulate in fpState, the caller commits them. */
+function floatToIntQuiet(cpu: Cpu, v: number, single: boolean, mode: number): number {
+  v = integerConversionInput(cpu, v, single);
+  const rounded = Number.isNaN(v) ? NaN : roundBy(mode, v);
+  if (Number.isNaN(rounded) || rounded < -2147483648 || rounded > 2147483647) fpState.flags |= MX_IE;
+  else if (Math.trunc(v) !== v) fpState.flags |= MX_PE;
+  return toInt32(v, mode);
 }
 
 /** 0F 2C/2D: CVT(T)SS2SI / CVT(T)SD2SI. */
@@ -514,9 +557,19 @@ function cvts2si(cpu: Cpu, i: DecodedInstruction): void {
   cpu.setReg(wide ? 8 : 4, i.reg, lo, hi);
 }
 
-/** Double -> float with rounding and flags (adding -0 keeps every value, signed zeros included). */
+/** Double -> float with rounding and flags (via v + -0, which is v; zeros and NaNs are handled here). */
 function narrow(cpu: Cpu, v: number, snan: boolean): number {
-  return mxcsrArith(OP_ADD, v, -0, true, cpu.mxcsr, fpState, snan);
+  if (v === 0) return v;
+  if (Number.isNaN(v)) {
+    if (snan) fpState.flags |= MX_IE;
+    return v;
+  }
+  return mxcsrArith(OP_ADD, v, -0, true, cpu.mxcsr, fpState, snan, false, false);
+}
+
+/** Float bits of a double NaN: sign, quiet bit, top 22 payload bits (what CVTSD2SS keeps). */
+function narrowNaNBits(lo: number, hi: number): number {
+  return ((hi & 0x80000000) | 0x7fc00000 | ((hi & 0x7ffff) << 3) | (lo >>> 29)) >>> 0;
 }
 
 /** Float -> double: exact; DE for denormals, IE for SNaN. */
@@ -535,19 +588,29 @@ function cvtFloatWidth(cpu: Cpu, i: DecodedInstruction): void {
     case P_NONE: {
       loadSource(cpu, i, 8);
       const a = widen(cpu, src.f32[0], src.u32[0]), b = widen(cpu, src.f32[1], src.u32[1]);
+      commitFlags(cpu, fpState.flags);
       x.f64[d * 2] = a; x.f64[d * 2 + 1] = b;
       break;
     }
     case P_66: {
       loadSource(cpu, i, 16, i.mod !== 3);
       const a = narrow(cpu, src.f64[0], snan64(0)), b = narrow(cpu, src.f64[1], snan64(1));
+      commitFlags(cpu, fpState.flags);
       x.f32[d * 4] = a; x.f32[d * 4 + 1] = b; x.u32[d * 4 + 2] = 0; x.u32[d * 4 + 3] = 0;
+      if (Number.isNaN(a)) x.u32[d * 4] = narrowNaNBits(src.u32[0], src.u32[1]);
+      if (Number.isNaN(b)) x.u32[d * 4 + 1] = narrowNaNBits(src.u32[2], src.u32[3]);
       break;
     }
-    case P_F3: loadSource(cpu, i, 4); x.f64[d * 2] = widen(cpu, src.f32[0], src.u32[0]); break;
-    default: loadSource(cpu, i, 8); x.f32[d * 4] = narrow(cpu, src.f64[0], snan64(0)); break;
+    case P_F3: { loadSource(cpu, i, 4); const v = widen(cpu, src.f32[0], src.u32[0]); commitFlags(cpu, fpState.flags); x.f64[d * 2] = v; break; }
+    default: {
+      loadSource(cpu, i, 8);
+      const v = narrow(cpu, src.f64[0], snan64(0));
+      commitFlags(cpu, fpState.flags);
+      x.f32[d * 4] = v;
+      if (Number.isNaN(v)) x.u32[d * 4] = narrowNaNBits(src.u32[0], src.u32[1]);
+      break;
+    }
   }
-  cpu.mxcsr |= fpState.flags;
 }
 
 /** 0F 5B: CVTDQ2PS / CVTPS2DQ (66) / CVTTPS2DQ (F3). */
@@ -557,15 +620,16 @@ function cvtDq(cpu: Cpu, i: DecodedInstruction): void {
   const d = i.reg;
   let flags = 0;
   for (let k = 0; k < 4; k++) {
+    fpState.flags = 0;
     if (i.simdPrefix === P_NONE) {
-      fpState.flags = 0;
-      x.f32[d * 4 + k] = intToFloat(BigInt(src.i32[k]), true, cpu.mxcsr, fpState);
-      flags |= fpState.flags;
+      tmp.f32[k] = intToFloat(BigInt(src.i32[k]), true, cpu.mxcsr, fpState);
     } else {
-      x.u32[d * 4 + k] = floatToInt(cpu, src.f32[k], true, i.simdPrefix === P_F3 ? 3 : (cpu.mxcsr >> 13) & 3, false)[0];
+      tmp.u32[k] = floatToIntQuiet(cpu, src.f32[k], true, i.simdPrefix === P_F3 ? 3 : (cpu.mxcsr >> 13) & 3);
     }
+    flags |= fpState.flags;
   }
-  cpu.mxcsr |= flags;
+  commitFlags(cpu, flags);
+  for (let k = 0; k < 4; k++) x.u32[d * 4 + k] = tmp.u32[k];
 }
 
 /** 0F E6: CVTTPD2DQ (66) / CVTDQ2PD (F3) / CVTPD2DQ (F2). */
@@ -579,8 +643,12 @@ function cvtPdDq(cpu: Cpu, i: DecodedInstruction): void {
   }
   loadSource(cpu, i, 16, i.mod !== 3);
   const mode = i.simdPrefix === P_66 ? 3 : (cpu.mxcsr >> 13) & 3;
-  const a = floatToInt(cpu, src.f64[0], false, mode, false)[0];
-  const b = floatToInt(cpu, src.f64[1], false, mode, false)[0];
+  fpState.flags = 0;
+  const a = floatToIntQuiet(cpu, src.f64[0], false, mode);
+  const flagsA = fpState.flags;
+  fpState.flags = 0;
+  const b = floatToIntQuiet(cpu, src.f64[1], false, mode);
+  commitFlags(cpu, flagsA | fpState.flags);
   x.u32[d * 4] = a; x.u32[d * 4 + 1] = b;
   x.u32[d * 4 + 2] = 0; x.u32[d * 4 + 3] = 0;
 }

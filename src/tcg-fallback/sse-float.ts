@@ -30,9 +30,49 @@ function productError(a: number, b: number, p: number): number {
   return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
 }
 
+/** Magnitudes where the double-double error terms are exact (zero counts as safe). */
+function outOfSafeRange(v: number): boolean {
+  const m = Math.abs(v);
+  return m !== 0 && (m < 2 ** -900 || m > 2 ** 900);
+}
+
+/** v = m * 2^e exactly (finite v). */
+function decompose(v: number): [bigint, number] {
+  f64[0] = v;
+  const hi = u32[1], lo = u32[0];
+  const exp = (hi >>> 20) & 0x7ff;
+  let m = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  let e: number;
+  if (exp === 0) e = -1074;
+  else { m |= 1n << 52n; e = exp - 1075; }
+  return [hi >>> 31 ? -m : m, e];
+}
+
+/** Sign of x*2^ex - y*2^ey. */
+function compareScaled(x: bigint, ex: number, y: bigint, ey: number): number {
+  const k = Math.min(ex, ey);
+  const d = (x << BigInt(ex - k)) - (y << BigInt(ey - k));
+  return d > 0n ? 1 : d < 0n ? -1 : 0;
+}
+
+function exactResidual(op: number, a: number, b: number, r: number): number {
+  const [ma, ea] = decompose(a);
+  const [mr, er] = decompose(r);
+  if (op === OP_SQRT) return compareScaled(ma, ea, mr * mr, 2 * er);
+  const [mb, eb] = decompose(b);
+  if (op === OP_MUL) return compareScaled(ma * mb, ea + eb, mr, er);
+  // a/b - r has the sign of (a - r*b) * sign(b).
+  const s = compareScaled(ma, ea, mr * mb, er + eb);
+  return b < 0 ? -s : s;
+}
+
 /** Sign of (exact result - computed result): -1, 0 or 1 (NaN-free finite inputs). */
 function residual(op: number, a: number, b: number, r: number): number {
   if (!Number.isFinite(r)) return 0;
+  if (op !== OP_ADD && op !== OP_SUB && (outOfSafeRange(a) || outOfSafeRange(r) || (op !== OP_SQRT && outOfSafeRange(b)))) {
+    // Dekker's error terms under- or overflow out here: compare exactly with BigInt instead (rare).
+    return exactResidual(op, a, b, r);
+  }
   let e: number;
   switch (op) {
     case OP_ADD: case OP_SUB: {
@@ -91,11 +131,12 @@ function isDenormal(v: number, single: boolean): boolean {
  * doubles (single = true), applying MXCSR; returns the result and ORs the
  * exception flags into `state.flags`.
  */
-export function mxcsrArith(op: number, a: number, b: number, single: boolean, mxcsr: number, state: { flags: number }, aSnan = false, bSnan = false): number {
+export function mxcsrArith(op: number, a: number, b: number, single: boolean, mxcsr: number, state: { flags: number }, aSnan = false, bSnan = false,
+  inputSingle = single): number {
   let flags = 0;
   const daz = (mxcsr & MX_DAZ) !== 0;
-  if (isDenormal(a, single)) { if (daz) a = a < 0 ? -0 : 0; else flags |= MX_DE; }
-  if (op !== OP_SQRT && isDenormal(b, single)) { if (daz) b = b < 0 ? -0 : 0; else flags |= MX_DE; }
+  if (isDenormal(a, inputSingle)) { if (daz) a = a < 0 ? -0 : 0; else flags |= MX_DE; }
+  if (op !== OP_SQRT && isDenormal(b, inputSingle)) { if (daz) b = b < 0 ? -0 : 0; else flags |= MX_DE; }
   const nanIn = Number.isNaN(a) || (op !== OP_SQRT && Number.isNaN(b));
   if (aSnan || bSnan || (!single && (isSignalingNaN64(a) || (op !== OP_SQRT && isSignalingNaN64(b))))) flags |= MX_IE;
   let r: number;
@@ -111,9 +152,16 @@ export function mxcsrArith(op: number, a: number, b: number, single: boolean, mx
     state.flags |= flags & ~MX_DE;
     return single ? Math.fround(r) : r;
   }
-  if (Number.isNaN(r)) { state.flags |= flags | MX_IE; return r; }
-  if (op === OP_DIV && b === 0 && a !== 0) { state.flags |= flags | MX_ZE; return r; }
+  // An invalid operation outranks (and suppresses) a denormal operand.
+  if (Number.isNaN(r)) { state.flags |= (flags & ~MX_DE) | MX_IE; return r; }
+  // Divide-by-zero outranks a denormal dividend.
+  if (op === OP_DIV && b === 0 && a !== 0) { state.flags |= (flags & ~MX_DE) | MX_ZE; return r; }
   const rc = (mxcsr >> 13) & 3;
+  if (r === 0 && rc === 1 && (op === OP_ADD || op === OP_SUB)) {
+    // An exact zero sum is -0 when rounding toward negative infinity, unless both addends are +0.
+    const eb = op === OP_SUB ? -b : b;
+    if (!(Object.is(a, 0) && Object.is(eb, 0))) r = -0;
+  }
   // Sign of (exact - r) in the double computation.
   let dir = residual(op, a, b, r);
   let out = r;
@@ -145,6 +193,7 @@ export function mxcsrArith(op: number, a: number, b: number, single: boolean, mx
     }
   }
   if (dir !== 0) flags |= MX_PE;
+  // Tininess after rounding (on the delivered result); the unbounded-exponent subtlety of the last ulp is not modelled.
   const tiny = out !== 0 && Math.abs(out) < (single ? MIN_NORMAL32 : MIN_NORMAL64);
   if (tiny || (out === 0 && dir !== 0)) {
     if ((mxcsr & MX_FTZ) !== 0) { out = out < 0 || (out === 0 && 1 / out < 0) ? -0 : 0; flags |= MX_UE | MX_PE; }
@@ -194,18 +243,21 @@ export function intToFloat(v: bigint, single: boolean, mxcsr: number, state: { f
 /** MIN/MAX flags: IE for any NaN operand, DE for denormals (DAZ zeroes them first). Returns the possibly-DAZ'd operands. */
 export function minMaxOperands(a: number, b: number, single: boolean, mxcsr: number, state: { flags: number }): [number, number] {
   const daz = (mxcsr & MX_DAZ) !== 0;
+  // A NaN operand's invalid exception outranks (and suppresses) the denormal one.
+  if (Number.isNaN(a) || Number.isNaN(b)) { state.flags |= MX_IE; return [a, b]; }
   if (isDenormal(a, single)) { if (daz) a = a < 0 ? -0 : 0; else state.flags |= MX_DE; }
   if (isDenormal(b, single)) { if (daz) b = b < 0 ? -0 : 0; else state.flags |= MX_DE; }
-  if (Number.isNaN(a) || Number.isNaN(b)) state.flags |= MX_IE;
   return [a, b];
 }
 
 /** Comparison flags: IE for SNaN (quiet predicates) or any NaN (signalling ones), DE for denormals. */
 export function compareFlags(a: number, b: number, aSnan: boolean, bSnan: boolean, signalling: boolean, single: boolean, mxcsr: number, state: { flags: number }): [number, number] {
   const daz = (mxcsr & MX_DAZ) !== 0;
+  if (aSnan || bSnan || (signalling && (Number.isNaN(a) || Number.isNaN(b)))) state.flags |= MX_IE;
+  // Denormals are not reported next to a NaN operand.
+  if (Number.isNaN(a) || Number.isNaN(b)) return [a, b];
   if (isDenormal(a, single)) { if (daz) a = a < 0 ? -0 : 0; else state.flags |= MX_DE; }
   if (isDenormal(b, single)) { if (daz) b = b < 0 ? -0 : 0; else state.flags |= MX_DE; }
-  if (aSnan || bSnan || (signalling && (Number.isNaN(a) || Number.isNaN(b)))) state.flags |= MX_IE;
   return [a, b];
 }
 
