@@ -170,3 +170,16 @@ t.test('query-qmp-schema is well-formed SchemaInfo', async (t) => {
   const shutdown = byName.get('SHUTDOWN');
   t.equal((byName.get(shutdown?.['arg-type'])?.members as unknown[]).length, 2);
 });
+
+t.test('a VM call that throws or rejects becomes a GenericError; the monitor goes on', async (t) => {
+  const mon = await startFakeMonitor({ cpus: 1 });
+  t.teardown(() => mon.stop());
+  const c = await mon.client();
+  mon.vm.cpus = () => Promise.reject(new Error('vCPU thread did not answer'));
+  mon.vm.stop = () => { throw new Error('cannot pause'); };
+  t.same((await c.execute('query-cpus-fast', undefined, 1)).error, { class: 'GenericError', desc: 'vCPU thread did not answer' });
+  await c.execute('cont');
+  t.same((await c.execute('stop')).error, { class: 'GenericError', desc: 'cannot pause' });
+  t.equal((await c.execute('human-monitor-command', { 'command-line': 'info status' })).return, 'VM status: running\r\n');
+  t.ok(mon.log.lines.some((l) => l.includes('cannot pause')), 'the failure is logged');
+});

@@ -11,7 +11,7 @@
 import t from 'tap';
 import { RawQmpClient, startFakeMonitor } from './helpers/qmp-socket';
 
-const UNITS = Number(process.env.QMP_FUZZ_UNITS ?? 30000);
+const UNITS = Number(process.env.QMP_FUZZ_UNITS ?? 20000);
 const SEED = Number(process.env.QMP_FUZZ_SEED ?? 20261124);
 const MAX_MESSAGE = 64 * 1024;
 

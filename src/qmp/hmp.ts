@@ -7,15 +7,20 @@
 import { CommandContext } from './command-context';
 import { contVm, quitVm, stopVm } from './commands/run-control';
 import { statusInfo, versionInfo } from './commands/queries';
-import { BlockDeviceInfo } from './vm-control';
+import { BlockDeviceInfo, VcpuInfo } from './vm-control';
 
 export interface HmpRequest {
   commandLine: string;
-  /** The monitor's current CPU for this command (human-monitor-command's cpu-index). */
-  cpuIndex: number;
+  /** The monitor's current CPU for this command (human-monitor-command's cpu-index); default the first. */
+  cpuIndex?: number;
 }
 
 type HmpHandler = (ctx: CommandContext, args: string[], req: HmpRequest) => Promise<string> | string;
+
+/** QEMU's monitor starts on the first CPU. */
+function currentCpu(cpus: VcpuInfo[], req: HmpRequest): number {
+  return req.cpuIndex ?? (cpus.length > 0 ? Math.min(...cpus.map((c) => c.index)) : 0);
+}
 
 async function infoRegisters(ctx: CommandContext, args: string[], req: HmpRequest): Promise<string> {
   const cpus = await ctx.vm.cpus();
@@ -25,7 +30,7 @@ async function infoRegisters(ctx: CommandContext, args: string[], req: HmpReques
     for (const cpu of cpus) out += await dump(cpu.index);
     return out;
   }
-  const wanted = args[0] !== undefined ? Number(args[0]) : req.cpuIndex;
+  const wanted = args[0] !== undefined ? Number(args[0]) : currentCpu(cpus, req);
   if (!cpus.some((c) => c.index === wanted)) {
     return args[0] !== undefined ? `CPU#${args[0]} not available\n` : 'No CPU available\n';
   }
@@ -34,7 +39,8 @@ async function infoRegisters(ctx: CommandContext, args: string[], req: HmpReques
 
 async function infoCpus(ctx: CommandContext, _args: string[], req: HmpRequest): Promise<string> {
   const cpus = await ctx.vm.cpus();
-  return cpus.map((c) => `${c.index === req.cpuIndex ? '*' : ' '} CPU #${c.index}: thread_id=${c.threadId}\n`).join('');
+  const current = currentCpu(cpus, req);
+  return cpus.map((c) => `${c.index === current ? '*' : ' '} CPU #${c.index}: thread_id=${c.threadId}\n`).join('');
 }
 
 function blockText(b: BlockDeviceInfo): string {

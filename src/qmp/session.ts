@@ -44,7 +44,14 @@ export class QmpSession {
   constructor(private readonly socket: Socket, private readonly opts: SessionOptions) {
     this.ctx = { vm: opts.vm, session: this.state, monitor: opts.monitor };
     this.streamer = new JsonStreamer((m) => this.enqueue(m), opts.maxMessageBytes);
-    socket.on('data', (chunk: Buffer) => { if (!this.closing) this.streamer.feed(chunk); });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.closing) return;
+      try {
+        this.streamer.feed(chunk);
+      } catch (e) {
+        this.abandon('input handling failed', e);
+      }
+    });
     socket.on('error', (e) => opts.log.debug(`qmp: client socket error: ${e.message}`));
     this.send(opts.greeting);
   }
@@ -71,6 +78,14 @@ export class QmpSession {
     this.socket.end();
   }
 
+  /** A bug of ours must cost this one connection, never the process (and with it the guest). */
+  private abandon(what: string, e: unknown): void {
+    this.opts.log.error(`qmp: ${what}; dropping the client: ${e instanceof Error && e.stack ? e.stack : String(e)}`);
+    this.running = false;
+    this.closing = true;
+    this.socket.destroy();
+  }
+
   private send(message: JsonObject): void {
     if (this.socket.destroyed) return;
     this.socket.write(frame(message));
@@ -88,7 +103,7 @@ export class QmpSession {
       this.paused = true;
       this.socket.pause();
     }
-    if (!this.running) void this.drain();
+    if (!this.running) this.drain().catch((e: unknown) => this.abandon('request handling failed', e));
   }
 
   private async drain(): Promise<void> {
