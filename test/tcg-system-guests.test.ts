@@ -17,9 +17,9 @@ const unresponsive: Record<'tcg' | 'kvm', string | undefined> = { tcg: undefined
  */
 function tsvisorVerdict(spec: (typeof GUESTS)[number], elf: string, accel: 'tcg' | 'kvm', expected: boolean): { ok: boolean; problems: string[]; output: string } {
   if (!expected && unresponsive[accel]) return { ok: false, problems: [`not run: ${unresponsive[accel]}`], output: '' };
-  const run = runTsvisor(spec, elf, accel, expected ? 60000 : 15000);
+  const run = runTsvisor(spec, elf, accel, expected ? 60000 : 10000);
   const v = judge(spec, run);
-  if (!expected && run.timedOut && run.output.trim() === '') unresponsive[accel] = `tsvisor --accel ${accel} printed nothing in 15 s for ${spec.name}`;
+  if (!expected && run.timedOut && run.output.trim() === '') unresponsive[accel] = `tsvisor --accel ${accel} printed nothing in 10 s for ${spec.name}`;
   return { ...v, output: run.output };
 }
 
