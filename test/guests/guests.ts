@@ -25,6 +25,7 @@ export const GUESTS: readonly GuestSpec[] = [
   { name: 'mb-ring3', cpus: 1, optional: [], kvmSized: true },
   { name: 'mb-timer', cpus: 1, optional: [], kvmSized: false },
   { name: 'mb-apic', cpus: 1, optional: [], kvmSized: false },
+  { name: 'mb-fpu', cpus: 1, optional: [], kvmSized: false },
   { name: 'mb-smp', cpus: 2, optional: [], kvmSized: false },
 ];
 
