@@ -1,4 +1,5 @@
-# Ring 3 and back in long mode: IRETQ to ring 3, INT through a DPL-3 gate
+# Ring 3 and back in long mode: IRETQ to ring 3, a local APIC timer
+# interrupt preempting ring 3 (stack switch to RSP0), INT through a DPL-3 gate
 # with the TSS RSP0 stack switch, SYSCALL/SYSRET (STAR/LSTAR/SFMASK),
 # #GP for privileged instructions and DPL-0 gates, #PF error codes with U=1.
 # User code records what it saw in memory; the kernel checks it afterwards.
@@ -91,11 +92,28 @@ long_entry:
         mov %cr3, %rax
         mov %rax, %cr3
 
+        # Map the local APIC (2 MiB page, uncached) and arm a one-shot timer:
+        # it fires once ring 3 runs with IF=1, so the interrupt arrives at CPL 3.
+        lea pd_apic(%rip), %rax
+        or $3, %rax
+        mov %rax, pdpt64 + 3 * 8(%rip)
+        mov $(0xfee00000 | 0x9b), %eax
+        mov %rax, pd_apic + 503 * 8(%rip)
+        mov %cr3, %rax
+        mov %rax, %cr3
+        lea tick_hook(%rip), %rax
+        mov %rax, irq_hook64(%rip)
+        mov $0xfee00000, %rbx
+        movl $0x1ff, 0xf0(%rbx)
+        movl $0xb, 0x3e0(%rbx)
+        movl $0x40, 0x320(%rbx)
+        movl $0x20000, 0x380(%rbx)
+
         mov %rsp, kernel_rsp(%rip)
         push $UDATA
         lea ustack_top(%rip), %rax
         push %rax
-        push $0x2
+        push $0x202                          # IF=1 in ring 3
         push $UCODE64
         lea user_entry(%rip), %rax
         push %rax
@@ -107,6 +125,14 @@ user_entry:
         mov %eax, r_cs(%rip)
         mov %ss, %eax
         mov %eax, r_ss(%rip)
+
+        # Wait (bounded) for the APIC timer interrupt to preempt ring 3.
+        mov $20000000, %ecx
+1:      cmpl $0, tick_seen(%rip)
+        jne 2f
+        pause
+        loop 1b
+2:
 
         # INT 0x80 through the DPL-3 gate: the CPU switches to TSS.RSP0.
         int $0x80
@@ -179,6 +205,19 @@ syscall_return:
         int $0x82                            # back to the kernel for good
 
 # ---------------- ring 0 again ----------------
+# tick_hook: rax = vector. Record where the timer interrupt found the CPU, EOI.
+tick_hook:
+        cmp $0x40, %eax
+        jne 1f
+        mov last_cs(%rip), %eax
+        mov %eax, tick_cs(%rip)
+        mov last_rsp(%rip), %rax
+        mov %rax, tick_rsp(%rip)
+        movl $1, tick_seen(%rip)
+        mov $0xfee00000, %rax
+        movl $0, 0xb0(%rax)
+1:      ret
+
 syscall_entry:
         mov %rcx, r_sys_rcx(%rip)
         mov %r11, r_sys_r11(%rip)
@@ -193,6 +232,10 @@ user_done:
         mov kernel_rsp(%rip), %rsp
         mov %cs, %eax
         EXPECTL %eax, $IDT64_CS, "back-in-ring0-via-dpl3-gate"
+        EXPECTL tick_seen(%rip), $1, "ring3-apic-timer-interrupt"
+        EXPECTL tick_cs(%rip), $UCODE64, "ring3-interrupt-saved-user-cs"
+        lea kstack_top - 40(%rip), %rdx
+        EXPECT64 tick_rsp(%rip), %rdx, "ring3-interrupt-stack-switch-to-tss-rsp0"
         EXPECTL r_cs(%rip), $UCODE64, "iretq-to-ring3-cs"
         EXPECTL r_ss(%rip), $UDATA, "iretq-to-ring3-ss"
         EXPECTL r_int_vec(%rip), $0x80, "ring3-int80-dpl3-gate"
@@ -280,9 +323,13 @@ r_pf_read_err: .long 0
 r_pf_read_cr2: .quad 0
 r_pf_write_err: .long 0
 r_pf_np_err: .long 0
+tick_seen: .long 0
+tick_cs: .long 0
+tick_rsp: .quad 0
 
         .section .bss
         .align 4096
+pd_apic: .space 4096
 tss64:  .space 128
         .align 16
         .space 8192
