@@ -5,7 +5,7 @@
  * at the end (or at a faulting instruction).
  */
 import { encodeModRm, EncodeOptions, MemOp, OpSize, RegOp, le, reg } from './encoder';
-import { ARITH_FLAGS, CODE, DATA, DATA_SIZE, RODATA, STACK_TOP, UNMAPPED } from './layout';
+import { ARITH_FLAGS, CODE, DATA, DATA_SIZE, RODATA, UNMAPPED } from './layout';
 
 /** mulberry32: tiny, fast and good enough to spread test inputs. */
 export class Rng {
@@ -119,7 +119,7 @@ export class SeqBuilder {
    * straddling into it, so faults get compared too. Base/index registers are
    * loaded by MOV instructions emitted here, so the address is known.
    */
-  mem(size: MemOp['size'], opts: { write?: boolean; faults?: boolean; align?: number } = {}): MemOp {
+  mem(size: MemOp['size'], opts: { faults?: boolean; align?: number } = {}): MemOp {
     const r = this.rng;
     const align = opts.align ?? 1;
     let target = DATA + BigInt(Math.floor(r.int(DATA_SIZE - 64) / align) * align);
@@ -156,8 +156,8 @@ export class SeqBuilder {
   }
 
   /** Register or memory operand; memory with probability `pMem`. */
-  rm(size: OpSize, pMem = 0.3, write = true): RegOp | MemOp {
-    return this.rng.chance(pMem) ? this.mem(size, { write }) : this.gpr(size);
+  rm(size: OpSize, pMem = 0.3): RegOp | MemOp {
+    return this.rng.chance(pMem) ? this.mem(size) : this.gpr(size);
   }
 }
 
@@ -171,4 +171,3 @@ export function compatible(a: RegOp | MemOp, b: RegOp): RegOp {
   return b;
 }
 
-export const STACK_POINTER = STACK_TOP;

@@ -36,7 +36,7 @@ export function genAlu(g: SeqBuilder): void {
     const op = r.int(8); // add or adc sbb and sub xor cmp
     const flags: FlagEffect = op === 2 || op === 3 ? { reads: CF, writes: ARITH_FLAGS }
       : op === 1 || op === 4 || op === 6 ? LOGIC : ALL_FLAGS;
-    const rm = g.rm(size, 0.3, op !== 7);
+    const rm = g.rm(size, 0.3);
     const rg = compatible(rm, g.gpr(size));
     const form = r.int(4);
     const lock = rm.kind === 'mem' && op !== 7 && form !== 1 && r.chance(0.2) ? [0xf0] : [];
@@ -231,7 +231,7 @@ export function genFlow(g: SeqBuilder, depth = 0): void {
     case 2: { // CMOVcc
       const size = r.pick(WIDE);
       const { prefixes, w } = sizePrefix(size);
-      g.emitModRm({ prefixes, opcode: [0x0f, 0x40 + cc], regField: g.gpr(size), rm: g.rm(size, 0.25, false), w }, { reads: condReads(cc) });
+      g.emitModRm({ prefixes, opcode: [0x0f, 0x40 + cc], regField: g.gpr(size), rm: g.rm(size, 0.25), w }, { reads: condReads(cc) });
       return;
     }
     case 3: // SETcc
@@ -280,10 +280,10 @@ export function genMov(g: SeqBuilder): void {
       const size = r.pick(WIDE);
       const { prefixes, w } = sizePrefix(size);
       const k = r.int(5);
-      if (k === 4 && size === 8) g.emitModRm({ opcode: [0x63], regField: g.gpr(8), rm: g.rm(4, 0.3, false), w: true });
+      if (k === 4 && size === 8) g.emitModRm({ opcode: [0x63], regField: g.gpr(8), rm: g.rm(4, 0.3), w: true });
       else {
         const srcSize: OpSize = k & 1 ? 2 : 1;
-        const src = g.rm(srcSize, 0.3, false);
+        const src = g.rm(srcSize, 0.3);
         g.emitModRm({ prefixes, opcode: [0x0f, (k & 2 ? 0xbe : 0xb6) + (srcSize === 2 ? 1 : 0)], regField: src.kind === 'reg' && src.high ? reg(r.int(4), size) : g.gpr(size), rm: src, w });
       }
       return;
