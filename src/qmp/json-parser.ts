@@ -55,6 +55,17 @@ function parseHex4(text: string, at: number): number {
   return parseInt(digits, 16);
 }
 
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** QEMU keeps integers as int64, else uint64, else double; JS numbers are exact only to 2^53. */
+function parseInteger(text: string): number | bigint {
+  const n = Number(text);
+  if (Number.isSafeInteger(n)) return n === 0 ? 0 : n;
+  const big = BigInt(text);
+  return big >= INT64_MIN && big <= UINT64_MAX ? big : n;
+}
+
 class TokenReader {
   private pos = 0;
   constructor(private readonly tokens: Token[]) {}
@@ -69,7 +80,7 @@ function parseValue(r: TokenReader): JsonValue {
     case 'lcurly': return parseObjectRest(r);
     case 'lsquare': return parseArrayRest(r);
     case 'string': return decodeString(token.bytes);
-    case 'integer':
+    case 'integer': return parseInteger(token.bytes.toString('latin1'));
     case 'float': return Number(token.bytes.toString('latin1'));
     case 'keyword': {
       const word = token.bytes.toString('latin1');

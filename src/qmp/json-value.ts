@@ -1,5 +1,9 @@
-/** JSON values as the QMP parser produces them. Objects have no prototype, so a key like "__proto__" is just data. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+/**
+ * JSON values as the QMP parser produces them. Objects have no prototype, so
+ * a key like "__proto__" is just data. Integers beyond 2^53 are bigints, so
+ * an id like 18446744073709551615 is echoed exactly, as QEMU (int64/uint64) does.
+ */
+export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | JsonObject;
 export interface JsonObject {
   [key: string]: JsonValue;
 }

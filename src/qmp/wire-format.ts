@@ -28,11 +28,25 @@ function quote(s: string): string {
   return out + '"';
 }
 
+/** C's printf("%.17g"), which QEMU uses for every non-integer number. */
+export function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf';
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  const [mantissa, expText] = v.toExponential(16).split('e');
+  const exp = Number(expText);
+  const trim = (digits: string) => (digits.includes('.') ? digits.replace(/0+$/, '').replace(/\.$/, '') : digits);
+  if (exp < -4 || exp >= 17) {
+    return `${trim(mantissa)}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  return trim(v.toFixed(Math.max(0, 16 - exp)));
+}
+
 export function toQmpJson(value: JsonValue | undefined): string {
   if (value === null || value === undefined) return 'null';
   switch (typeof value) {
     case 'boolean': return value ? 'true' : 'false';
-    case 'number': return Number.isFinite(value) ? String(value) : 'null';
+    case 'number': return formatNumber(value);
+    case 'bigint': return value.toString();
     case 'string': return quote(value);
     default: break;
   }
