@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { MemOp, OpSize, RegOp, le, reg, sizePrefix } from './encoder';
 import { ALL_FLAGS, FlagEffect, SeqBuilder, WRITABLE_REGS, compatible } from './gen-core';
-import { AF, ARITH_FLAGS, CF, DATA, DATA_SIZE, OF, PF, RODATA, SF, UNMAPPED, ZF } from './layout';
+import { AF, ARITH_FLAGS, CF, CODE, DATA, DATA_SIZE, OF, PF, RODATA, SF, UNMAPPED, ZF } from './layout';
 
 const SIZES: readonly OpSize[] = [1, 2, 4, 8];
 const WIDE: readonly OpSize[] = [2, 4, 8];
@@ -209,9 +209,39 @@ export function genBitOps(g: SeqBuilder): void {
   }
 }
 
+/** Indirect JMP/CALL through a register or memory to a forward target (patched once the body is known). */
+function genIndirect(g: SeqBuilder): void {
+  const r = g.rng;
+  const viaMemory = r.chance(0.4);
+  const isCall = r.chance(0.4);
+  const target = r.pick(WRITABLE_REGS);
+  const slot = DATA + BigInt(r.int(DATA_SIZE / 8 - 1) * 8);
+  // Load the (patched later) target: into a register, or into a data-page qword.
+  const loadAt = g.bytes.length;
+  if (viaMemory) g.emitModRm({ opcode: [0xc7], regField: 0, rm: { kind: 'mem', size: 8, disp: Number(slot) }, w: true, imm: [0, 0, 0, 0] });
+  else g.emitModRm({ opcode: [0xc7], regField: 0, rm: reg(target, 8), w: true, imm: [0, 0, 0, 0] });
+  const loadLength = g.bytes.length - loadAt;
+  const ext = isCall ? 2 : 4;
+  const rm: RegOp | MemOp = viaMemory ? (r.chance(0.5) ? { kind: 'mem', size: 8, disp: Number(slot) } : { kind: 'mem', size: 8, disp: 0, ripTarget: slot }) : reg(target, 8);
+  g.emitModRm({ opcode: [0xff], regField: ext, rm });
+  const undefAtBranch = g.undef;
+  let over = -1;
+  if (isCall) over = g.emit([0xeb, 0]); // the callee returns here, then jumps over it
+  const bodyStart = g.bytes.length;
+  genAlu(g);
+  if (isCall) {
+    g.emit([0xc3]);
+    g.bytes[over + 1] = g.bytes.length - (over + 2);
+  }
+  const dest = isCall ? CODE + BigInt(bodyStart) : CODE + BigInt(g.bytes.length);
+  g.bytes.splice(loadAt + loadLength - 4, 4, ...le(dest, 4));
+  g.undef |= undefAtBranch;
+}
+
 export function genFlow(g: SeqBuilder, depth = 0): void {
   const r = g.rng;
   const cc = r.int(16);
+  if (depth === 0 && r.chance(0.12)) return genIndirect(g);
   switch (r.int(8)) {
     case 0: case 1: { // Jcc / JMP / JRCXZ over 1-3 units
       const kind = r.int(6);
