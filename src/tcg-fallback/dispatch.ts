@@ -32,7 +32,9 @@ const invalid: Handler = () => { throw new CpuException(VEC_UD, undefined); };
 /** Architecturally invalid or unreported-extension opcodes: #UD as on a CPU without them. */
 const INVALID = [
   0x0f04, 0x10a, 0x10c, 0x10e, 0x10f, 0x124, 0x125, 0x126, 0x127, 0x136, 0x137, 0x139, 0x13b, 0x13c, 0x13d, 0x13e, 0x13f,
-  0x1a6, 0x1a7, 0x1aa, 0x1b9, 0x1ff, 0x1b9, 0x0d6, 0x0f1,
+  0x1a6, 0x1a7, 0x1aa, 0x1b9, 0x1ff,
+  // VMX (VMREAD/VMWRITE) and SSE3 (HADD/HSUB, ADDSUBPS, LDDQU): not reported in CPUID.
+  0x104, 0x178, 0x179, 0x17a, 0x17b, 0x17c, 0x17d, 0x1d0, 0x1f0,
 ];
 
 export function buildHandlerTable(): Handler[] {
@@ -46,6 +48,8 @@ export function buildHandlerTable(): Handler[] {
   registerSseOps(t);
   registerX87Ops(t);
   registerFxsaveOps(t);
+  // BOUND (62) is gone in 64-bit mode (EVEX prefix space, AVX-512 not reported).
+  t[0x62] = (cpu, i) => { if (cpu.is64) invalid(cpu, i); else unimplemented(cpu, i); };
   return t;
 }
 

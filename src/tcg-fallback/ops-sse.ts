@@ -346,6 +346,18 @@ function pextrw(cpu: Cpu, i: DecodedInstruction): void {
   cpu.setReg(4, i.reg, xmmViews(cpu).u16[i.rm * 8 + (i.imm & 7)], 0);
 }
 
+/** MASKMOVDQU: stores the bytes of xmm(reg) whose mask byte in xmm(rm) has bit 7 set, to DS:rDI. */
+function maskmovdqu(cpu: Cpu, i: DecodedInstruction): void {
+  if (i.mod !== 3) ud();
+  const seg = i.segOverride >= 0 ? i.segOverride : 3;
+  const base = cpu.regAddress(7, i.addrSize);
+  for (let k = 0; k < 16; k++) {
+    if ((cpu.xmm[i.rm * 16 + k] & 0x80) === 0) continue;
+    const off = base + k;
+    cpu.write(seg, i.addrSize === 8 ? off : i.addrSize === 4 ? off >>> 0 : off & 0xffff, 1, cpu.xmm[i.reg * 16 + k], 0);
+  }
+}
+
 // ---------------------------------------------------------------- floating point
 
 
@@ -770,6 +782,7 @@ export function registerSseOps(t: Handler[]): void {
   t[0x1f4] = only66(pmuludq);
   t[0x1f5] = only66(pmaddwd);
   t[0x1f6] = only66(psadbw);
+  t[0x1f7] = only66(maskmovdqu);
   t[0x1f8] = only66(lanes(16, (x, d, k) => { x.u8[d * 16 + k] = x.u8[d * 16 + k] - src.u8[k]; }));
   t[0x1f9] = only66(lanes(8, (x, d, k) => { x.u16[d * 8 + k] = x.u16[d * 8 + k] - src.u16[k]; }));
   t[0x1fa] = only66(lanes(4, (x, d, k) => { x.u32[d * 4 + k] = x.u32[d * 4 + k] - src.u32[k]; }));
