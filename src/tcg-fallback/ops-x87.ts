@@ -11,6 +11,7 @@ import { CR0_EM, CR0_TS, FLAG_CF, FLAG_PF, FLAG_ZF, VEC_NM, VEC_UD } from './cpu
 import { FpuState } from './fpu-state';
 import { doubleToExtended, extendedToDouble } from './fpu-convert';
 import { roundBy, int64ToNumber } from './sse-convert';
+import { nextDown32, nextUp32 } from './sse-float';
 
 const C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000;
 const ud = (): never => { throw new CpuException(VEC_UD, undefined); };
@@ -73,9 +74,19 @@ function readMemFloat(cpu: Cpu, i: DecodedInstruction, kind: 'f32' | 'f64' | 'i1
   }
 }
 
+/** Double -> single with the x87 rounding control (FST m32). */
+function narrowByControl(v: number, rc: number): number {
+  const f = Math.fround(v);
+  if (rc === 0 || f === v || !Number.isFinite(v)) return f;
+  const below = f > v; // f rounded up
+  if (rc === 1) return below ? nextDown32(f) : f;
+  if (rc === 2) return below ? f : nextUp32(f);
+  return v > 0 ? (below ? nextDown32(f) : f) : (below ? f : nextUp32(f));
+}
+
 function writeMemFloat(cpu: Cpu, i: DecodedInstruction, kind: 'f32' | 'f64' | 'f80', v: number): void {
   const ea = cpu.effectiveAddress(i);
-  if (kind === 'f32') { f32[0] = v; cpu.write(i.segment, ea, 4, u32of32[0], 0); return; }
+  if (kind === 'f32') { f32[0] = narrowByControl(v, (cpu.fpu.control >> 10) & 3); cpu.write(i.segment, ea, 4, u32of32[0], 0); return; }
   if (kind === 'f64') { f64[0] = v; cpu.write(i.segment, ea, 8, u32of64[0], u32of64[1]); return; }
   const b = new Uint8Array(10);
   doubleToExtended(v, b, 0);
@@ -323,7 +334,7 @@ function transcendental(f: FpuState, n: number): void {
     case 9: setSt(f, 1, b * Math.log2(a + 1)); pop(f); return; // FYL2XP1
     case 10: setSt(f, 0, Math.sqrt(a)); return;
     case 11: setSt(f, 0, Math.sin(a)); push(f, Math.cos(a)); return; // FSINCOS
-    case 12: setSt(f, 0, roundBy(0, a)); return; // FRNDINT (control RC ignored: nearest)
+    case 12: setSt(f, 0, Number.isFinite(a) ? roundBy((f.control >> 10) & 3, a) : a); return; // FRNDINT by the control word's RC
     case 13: setSt(f, 0, a * Math.pow(2, Math.trunc(b))); return; // FSCALE
     case 14: setSt(f, 0, Math.sin(a)); return;
     default: setSt(f, 0, Math.cos(a)); return;

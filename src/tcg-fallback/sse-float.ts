@@ -107,14 +107,14 @@ function nextUp64(v: number): number {
 }
 function nextDown64(v: number): number { return -nextUp64(-v); }
 
-function nextUp32(v: number): number {
+export function nextUp32(v: number): number {
   if (Number.isNaN(v) || v === Infinity) return v;
   if (v === 0) return 1.401298464324817e-45;
   f32[0] = v;
   if (v > 0) u32f[0]++; else u32f[0]--;
   return f32[0];
 }
-function nextDown32(v: number): number { return -nextUp32(-v); }
+export function nextDown32(v: number): number { return -nextUp32(-v); }
 
 function isSignalingNaN64(v: number): boolean {
   if (!Number.isNaN(v)) return false;
