@@ -45,3 +45,10 @@ t.test('executing the data page (NX) is #PF with the fetch bit', async (t) => {
 });
 
 void SF; void OF;
+
+t.test('TF set by POPF traps (#DB) after the following instruction', async (t) => {
+  const r = run('pushfq\nor qword ptr [rsp], 0x100\npopfq\nnop\nnop');
+  t.equal(r.exception?.vector, 1);
+  // pushfq (1) + or qword [rsp], imm32 (8) + popfq (1) + nop (1)
+  t.equal(r.state.rip, 0x400000n + 11n);
+});

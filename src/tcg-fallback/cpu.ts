@@ -12,7 +12,7 @@ import { IoBus } from '../devices/bus';
 import { GuestMemory } from '../memory/guest-memory';
 import { CpuException, CpuUnimplemented } from './cpu-exception';
 import {
-  ARITH_FLAGS, CR0_PE, CR0_ET, EFER_LMA, FLAGS_FIXED_ONE, FLAG_IF, FLAG_VM, SEG_CS, SEG_FS, SEG_SS,
+  ARITH_FLAGS, CR0_PE, CR0_ET, EFER_LMA, FLAGS_FIXED_ONE, FLAG_IF, FLAG_VM, FLAG_TF, SEG_CS, SEG_FS, SEG_SS,
   TWO_32, VEC_GP, VEC_SS, VEC_UD, FLAG_RF,
 } from './cpu-constants';
 import { DecodedInstruction, decode, CodeReader } from './decoder';
@@ -478,6 +478,7 @@ export class Cpu implements CodeReader {
           if (this.rip === stopAt) return executed;
           if (this.interruptShadow === 0 && this.interruptSource !== undefined && this.takeInterrupt()) continue;
           executed++;
+          const singleStep = (this.eflagsSys & FLAG_TF) !== 0;
           decode(this, this.codeSize === 8 ? this.rip : (this.segs[SEG_CS].base + this.rip) % TWO_32, this.codeSize, i);
           const next = this.rip + i.length;
           this.nextRip = this.codeSize === 8 ? next : this.codeSize === 4 ? next >>> 0 : next & 0xffff;
@@ -487,6 +488,7 @@ export class Cpu implements CodeReader {
           this.rip = this.nextRip;
           if (this.interruptShadow > 0) this.interruptShadow--;
           this.instructionCount++;
+          if (singleStep) this.singleStepTrap(i.opcode);
         }
       } catch (e) {
         if (!(e instanceof CpuException)) throw e;
@@ -496,6 +498,16 @@ export class Cpu implements CodeReader {
       }
     }
     return executed;
+  }
+
+  /**
+   * TF was set when the instruction began: a single-step #DB trap (DR6.BS)
+   * after it. INT n/INT3/INTO clear TF on delivery and trap nothing here.
+   */
+  private singleStepTrap(opcode: number): void {
+    if (opcode === 0xcc || opcode === 0xcd || opcode === 0xce || opcode === 0xf1) return;
+    this.dr[6] = ((this.dr[6] >>> 0) | 0x4000) >>> 0;
+    this.raise(new CpuException(1, undefined));
   }
 
   /** Delivers a pending NMI or (with IF=1) external interrupt; true when one was delivered. */
