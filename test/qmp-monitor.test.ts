@@ -60,6 +60,19 @@ t.test('events reach every negotiated client, before the reply to the command th
   t.same(await quiet.next(), { return: {} }, 'a client still negotiating got no event');
 });
 
+t.test('clients racing to stop and cont: one STOP, one RESUME, as under QEMU', async (t) => {
+  const mon = await startFakeMonitor({ running: true, latencyMs: 10 });
+  t.teardown(() => mon.stop());
+  const clients = await Promise.all(Array.from({ length: 5 }, () => mon.client()));
+  await Promise.all(clients.map((c) => c.execute('stop')));
+  await Promise.all(clients.map((c) => c.execute('cont')));
+  for (const c of clients) {
+    while (c.events.length < 2) c.events.push(await c.next());
+    t.same(c.events.map((e) => e.event), ['STOP', 'RESUME']);
+  }
+  t.same(mon.vm.calls, ['stop', 'cont'], 'the VM was asked once each');
+});
+
 t.test('replies stay in request order even when commands take time', async (t) => {
   const mon = await startFakeMonitor({ latencyMs: 10, cpus: 2 });
   t.teardown(() => mon.stop());

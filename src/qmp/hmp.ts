@@ -5,7 +5,7 @@
  * error in QEMU: the reply is the text "unknown command: '...'".
  */
 import { CommandContext } from './command-context';
-import { contVm, quitVm, stopVm } from './commands/run-control';
+import { contVm, powerdownVm, quitVm, resetVm, stopVm } from './commands/run-control';
 import { statusInfo, versionInfo } from './commands/queries';
 import { BlockDeviceInfo, VcpuInfo } from './vm-control';
 
@@ -77,8 +77,8 @@ const INFO: Record<string, HmpHandler> = {
 };
 
 const COMMANDS: Record<string, HmpHandler> = {
-  system_powerdown: async (ctx) => { await ctx.vm.powerdown(); return ''; },
-  system_reset: async (ctx) => { await ctx.vm.reset(); return ''; },
+  system_powerdown: async (ctx) => { await powerdownVm(ctx); return ''; },
+  system_reset: async (ctx) => { await resetVm(ctx); return ''; },
   stop: async (ctx) => { await stopVm(ctx); return ''; },
   cont: async (ctx) => { await contVm(ctx); return ''; },
   c: async (ctx) => { await contVm(ctx); return ''; },
