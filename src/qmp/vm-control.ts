@@ -4,11 +4,13 @@
  * (over its vCPU threads) and the tests use an in-memory fake
  * (test/helpers/fake-vm.ts), so the monitor is tested without a guest.
  *
- * State changes must follow QEMU's run-state machine (softmmu/runstate.c,
- * qmp_stop/qmp_cont) because libvirt relies on it:
- *  - stop():      only when running -> 'paused' and emit STOP; otherwise nothing.
- *  - cont():      the monitor refuses it in 'shutdown'/'internal-error' (see
- *                 commands); when already running nothing happens; otherwise
+ * State changes follow QEMU's run-state machine (softmmu/runstate.c,
+ * qmp_stop/qmp_cont) because libvirt relies on it. The monitor applies the
+ * rules and serialises these calls per VM (commands/run-control.ts), so an
+ * implementation is only called when QEMU would act:
+ *  - stop():      called only when 'running'; -> 'paused', emit STOP.
+ *  - cont():      called only when not running and not needing a reset
+ *                 ('shutdown'/'internal-error' are refused by the monitor);
  *                 emit RESUME, then -> 'running'.
  *  - reset():     emit RESET {guest:false, reason:'host-qmp-system-reset'};
  *                 a VM that is not running afterwards is in 'prelaunch'.
@@ -17,9 +19,13 @@
  *                 {guest:false, reason:'host-qmp-quit'}; must NOT exit the
  *                 process: the monitor flushes its reply first, then calls
  *                 the server's onQuit.
- * Each may return a promise (a vCPU thread has to acknowledge); the monitor
- * waits for it, so the events emitted on the way reach clients before the
- * command's reply, as in QEMU.
+ * Guest-initiated changes are the implementation's own: e.g. a guest
+ * power-off emits SHUTDOWN {guest:true, reason:'guest-shutdown'} (then STOP
+ * and 'shutdown' under -no-shutdown), an internal error -> 'internal-error'
+ * with STOP. Each call may return a promise (a vCPU thread has to
+ * acknowledge); the monitor waits for it, so events emitted on the way reach
+ * clients before the command's reply, as in QEMU. A call that throws or
+ * rejects becomes a GenericError reply with its message.
  */
 import { EventEmitter } from 'node:events';
 
