@@ -54,6 +54,10 @@ for (const accel of accels) {
       t.equal(u.status, ('Z'.charCodeAt(0) << 1) | 1, `${g.mode}-bit: HLT woken by the RX interrupt of a byte typed on stdin; the guest exits with it`);
     }
 
+    const ef = build('raw-exit-then-fault.S', 64, 0x100000);
+    const e = await runTsvisor(['run', '--kernel', ef, '--kernel-format', 'raw,load=0x100000,mode=64', '--accel', accel.name, '--no-reboot']);
+    t.equal(e.status, (5 << 1) | 1, 'a debug-exit followed at once by a triple fault still exits with the debug-exit status');
+
     const tf = build('raw-triple-fault.S', 64, 0x100000);
     const f = await runTsvisor(['run', '--kernel', tf, '--kernel-format', 'raw,load=0x100000,mode=64', '--accel', accel.name, '--no-reboot']);
     t.equal(f.stdout, 'about to triple fault\n');

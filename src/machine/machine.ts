@@ -96,11 +96,13 @@ export class Machine {
   }
 
   private interpret(index: number, stop: VcpuStop): RoundResult | undefined {
+    // A device's request (debug-exit, reset, poweroff) happened before whatever ended the
+    // run: the software CPU may execute past the I/O instruction until its next check.
+    if (this.requested) return this.takeRequest();
     switch (stop.kind) {
       case 'kicked':
-        return this.requested ? this.takeRequest() : undefined;
       case 'halted':
-        return this.requested ? this.takeRequest() : undefined;
+        return undefined;
       case 'shutdown':
         return { kind: 'reset', cause: `vCPU ${index}: ${stop.reason}` };
       case 'system-event':
