@@ -13,7 +13,8 @@ export function checkIoPermission(cpu: Cpu, port: number, size: number): void {
   const tr = cpu.tr;
   // Only an available/busy 32- or 64-bit TSS has a bitmap.
   if ((tr.type & 7) !== 1 && (tr.type & 7) !== 3) throw new CpuException(VEC_GP, 0);
-  if ((tr.type & 8) === 0 || tr.limit < 0x67) throw new CpuException(VEC_GP, 0);
+  // A TSS whose limit cannot hold the I/O map base field (or the map) denies everything without reading it.
+  if ((tr.type & 8) === 0 || tr.limit <= 0x67) throw new CpuException(VEC_GP, 0);
   const mapBase = cpu.readSystem(tr.base + 0x66, 2);
   const at = mapBase + (port >> 3);
   if (at + 1 > tr.limit) throw new CpuException(VEC_GP, 0);

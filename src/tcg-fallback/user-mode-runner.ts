@@ -159,6 +159,8 @@ function enterUserMode(cpu: Cpu): void {
     const s = cpu.segs[seg];
     s.selector = 0; s.base = 0; s.limit = 0xffffffff; s.type = 3; s.dpl = 3; s.present = true; s.db = true; s.g = true; s.unusable = false;
   }
+  // A 64-bit TSS too short for an I/O bitmap, as Linux user processes see it: port I/O at CPL 3 is #GP.
+  cpu.tr.selector = 0x40; cpu.tr.base = 0; cpu.tr.limit = 0x67; cpu.tr.type = 11; cpu.tr.s = false; cpu.tr.present = true;
   cpu.cpl = 3;
   cpu.updateMode();
   cpu.mmu.flushAll();
