@@ -10,7 +10,7 @@
  * itself 'null', a QEMU 7.2 quirk kept for fidelity.
  */
 import type { default as AjvClass, ErrorObject, ValidateFunction } from 'ajv/dist/2019';
-import { CommandSchema } from './schema-files';
+import { loadCommandSchema } from './schema-files';
 import { QmpError, genericError } from './errors';
 import { JsonObject, JsonValue, isJsonObject } from './json-value';
 import { leftoverOrder } from './qdict-order';
@@ -20,19 +20,27 @@ export class ArgumentValidator {
   private readonly validators = new Map<string, ValidateFunction>();
   private ajv: AjvClass | undefined;
 
-  constructor(schemas: CommandSchema[]) {
-    for (const s of schemas) this.schemas.set(s.name, s.arguments);
+  /** `load` gives a command's argument schema (default: schemas/qmp/<command>.json). */
+  constructor(private readonly load: (command: string) => JsonObject = (c) => loadCommandSchema(c).arguments) {}
+
+  private schema(command: string): JsonObject {
+    let schema = this.schemas.get(command);
+    if (!schema) {
+      schema = this.load(command);
+      this.schemas.set(command, schema);
+    }
+    return schema;
   }
 
   /**
-   * ajv is loaded and each schema compiled on first use: together they cost
-   * ~140 ms, which would otherwise delay the socket being ready at start-up.
+   * Schemas are read, ajv loaded and each schema compiled on first use:
+   * together they cost ~150 ms, which would otherwise delay the socket being
+   * ready at start-up.
    */
   private validator(command: string): ValidateFunction {
     let validate = this.validators.get(command);
     if (validate) return validate;
-    const schema = this.schemas.get(command);
-    if (!schema) throw new Error(`no schema for command ${command}`);
+    const schema = this.schema(command);
     if (!this.ajv) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { default: Ajv } = require('ajv/dist/2019') as typeof import('ajv/dist/2019');
@@ -55,7 +63,7 @@ export class ArgumentValidator {
     const validate = this.validator(command);
     // Present members in the order QEMU finds leftovers, so that of several
     // unexpected members the one QEMU names is the one reported.
-    const ordered = inLeftoverOrder(args, this.schemas.get(command));
+    const ordered = inLeftoverOrder(args, this.schema(command));
     if (validate(ordered)) return undefined;
     const first = validate.errors?.[0];
     return first ? genericError(describe(first, ordered)) : genericError('Invalid arguments');

@@ -41,13 +41,21 @@ function jsonFiles(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => join(dir, f));
 }
 
+function commandSchemaAt(path: string): CommandSchema {
+  const schema = readSchema(path);
+  const { 'x-returns': returns, ...args } = schema;
+  if (!isJsonObject(returns)) throw new Error(`${path}: "x-returns" must be a schema`);
+  return { name: String(schema.title), arguments: args, returns };
+}
+
 export function loadCommandSchemas(dir = qmpSchemaDir()): CommandSchema[] {
-  return jsonFiles(dir).map((path) => {
-    const schema = readSchema(path);
-    const { 'x-returns': returns, ...args } = schema;
-    if (!isJsonObject(returns)) throw new Error(`${path}: "x-returns" must be a schema`);
-    return { name: String(schema.title), arguments: args, returns };
-  });
+  return jsonFiles(dir).map(commandSchemaAt);
+}
+
+/** One command's schema, read when first needed (start-up reads no schema at all). */
+export function loadCommandSchema(name: string, dir = qmpSchemaDir()): CommandSchema {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`bad command name ${JSON.stringify(name)}`);
+  return commandSchemaAt(join(dir, `${name}.json`));
 }
 
 export function loadEventSchemas(dir = qmpSchemaDir()): EventSchema[] {

@@ -62,26 +62,24 @@ export interface QmpServer {
 interface SharedProtocol {
   dispatcher: (log: Logger) => Dispatcher;
   commandNames: string[];
-  schemaInfo: JsonObject[];
+  schemaInfo: () => JsonObject[];
 }
 
 let shared: SharedProtocol | undefined;
 
-/** Schemas are read and compiled once per process, and checked against the command table. */
+/**
+ * One per process. Nothing is read or compiled here: schemas load when a
+ * command first needs them, so the socket is ready as early as possible.
+ * (test/qmp-commands.test.ts checks that every command has a schema.)
+ */
 function protocol(): SharedProtocol {
   if (shared) return shared;
-  const commandSchemas = loadCommandSchemas();
-  const names = commandSchemas.map((s) => s.name);
-  const missingSchema = Object.keys(COMMANDS).filter((c) => !names.includes(c));
-  const missingHandler = names.filter((n) => !Object.prototype.hasOwnProperty.call(COMMANDS, n));
-  if (missingSchema.length || missingHandler.length) {
-    throw new Error(`QMP schemas and handlers disagree: no schema for [${missingSchema}], no handler for [${missingHandler}]`);
-  }
-  const validator = new ArgumentValidator(commandSchemas);
+  const validator = new ArgumentValidator();
+  let schemaInfo: JsonObject[] | undefined;
   shared = {
     dispatcher: (log) => new Dispatcher(COMMANDS, validator, log),
-    commandNames: names,
-    schemaInfo: buildSchemaInfo(commandSchemas, loadEventSchemas()),
+    commandNames: Object.keys(COMMANDS).sort(),
+    schemaInfo: () => (schemaInfo ??= buildSchemaInfo(loadCommandSchemas(), loadEventSchemas())),
   };
   return shared;
 }
@@ -106,7 +104,7 @@ class QmpServerImpl implements QmpServer {
     this.services = {
       get chardevFilename() { return chardev(); },
       commandNames: proto.commandNames,
-      schemaInfo: proto.schemaInfo,
+      get schemaInfo() { return proto.schemaInfo(); },
       requestQuit: () => this.quit(),
     };
     const chardev = () => (this.path !== undefined ? `unix:${this.path},server=on` : `fd:${opts.fd}`);
