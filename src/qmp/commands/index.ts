@@ -1,7 +1,7 @@
 /**
  * Every QMP command tsvisor serves. Each must have a schema in schemas/qmp
- * (the server checks at start-up), which validates its arguments before the
- * handler runs.
+ * (test/qmp-commands.test.ts checks), which validates its arguments before
+ * the handler runs.
  */
 import { CommandHandler } from '../command-context';
 import { QmpError } from '../errors';
