@@ -66,6 +66,18 @@ for (const accel of accels) {
   });
 }
 
+t.test('--serial file: and none send the console where asked', { skip: noTools || false }, async (t) => {
+  const image = build('raw-modes.S', 64, 0x100000, 'MODE = 64\n');
+  const out = join(work, 'console.txt');
+  const f = await runTsvisor(['run', '--kernel', image, '--kernel-format', 'raw,load=0x100000', '--accel', 'tcg', '--serial', `file:${out}`]);
+  t.equal(f.status, 129);
+  t.equal(f.stdout, '', 'nothing on stdout');
+  t.equal(readFileSync(out, 'utf8'), 'raw guest: long mode\n', 'the console went to the file');
+  const n = await runTsvisor(['run', '--kernel', image, '--kernel-format', 'raw,load=0x100000', '--accel', 'tcg', '--serial', 'none']);
+  t.equal(n.status, 129);
+  t.equal(n.stdout, '');
+});
+
 t.test('a raw kernel that overlaps the VMM scratch area is refused', { skip: noTools || false }, async (t) => {
   const image = build('raw-modes.S', 64, 0x2000, 'MODE = 64\n');
   const r = await runTsvisor(['run', '--kernel', image, '--kernel-format', 'raw,load=0x2000,mode=64', '--accel', 'tcg']);
