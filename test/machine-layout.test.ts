@@ -25,8 +25,10 @@ t.test('8 GiB: 3 GiB low, 5 GiB from 4 GiB, the hole left out of e820', async (t
   const l = memoryLayout(8 * GiB);
   t.same(l.ram, [
     { guestAddress: 0, size: 3 * GiB },
-    { guestAddress: HIGH_RAM_START, size: 5 * GiB },
-  ]);
+    { guestAddress: HIGH_RAM_START, size: 2 * GiB },
+    { guestAddress: HIGH_RAM_START + 2 * GiB, size: 2 * GiB },
+    { guestAddress: HIGH_RAM_START + 4 * GiB, size: 1 * GiB },
+  ], 'high RAM in 2 GiB regions (typed arrays stop below 4 GiB)');
   t.equal(l.highRamEnd, 9 * GiB);
   const e820 = buildE820(l);
   t.same(e820[e820.length - 1], { addr: 4 * GiB, size: 5 * GiB, type: E820_RAM });

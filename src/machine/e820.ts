@@ -53,7 +53,11 @@ export function buildE820(layout: MemoryLayout, carves: readonly E820Carve[] = [
   }
   if (layout.lowRamEnd > cursor) entries.push({ addr: cursor, size: layout.lowRamEnd - cursor, type: E820_RAM });
   for (const r of layout.ram) {
-    if (r.guestAddress > 0) entries.push({ addr: r.guestAddress, size: r.size, type: E820_RAM });
+    if (r.guestAddress === 0) continue;
+    // RAM above 4 GiB is held in several regions; the guest sees one range.
+    const last = entries[entries.length - 1];
+    if (last.type === E820_RAM && last.addr + last.size === r.guestAddress) entries[entries.length - 1] = { ...last, size: last.size + r.size };
+    else entries.push({ addr: r.guestAddress, size: r.size, type: E820_RAM });
   }
   return entries;
 }

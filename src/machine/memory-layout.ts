@@ -124,6 +124,9 @@ export interface MemoryLayout {
 }
 
 /** RAM regions for `ramSize` bytes: min(size, 3 GiB) from 0, the rest at 4 GiB. */
+/** The largest single RAM region: 2 GiB, safely below V8's typed-array limit of 4 GiB. */
+export const MAX_REGION_SIZE = 2 * 1024 * MiB;
+
 export function memoryLayout(ramSize: number): MemoryLayout {
   if (!Number.isSafeInteger(ramSize) || ramSize < MIN_RAM_SIZE) {
     throw new MemoryLayoutError(`too little memory: ${ramSize} bytes, at least ${MIN_RAM_SIZE / MiB} MiB needed`);
@@ -134,7 +137,11 @@ export function memoryLayout(ramSize: number): MemoryLayout {
   const low = Math.min(ramSize, PCI_HOLE_START);
   const high = ramSize - low;
   const ram: RamRegion[] = [{ guestAddress: 0, size: low }];
-  if (high > 0) ram.push({ guestAddress: HIGH_RAM_START, size: high });
+  // RAM above 4 GiB comes in chunks: V8 refuses a typed array of 4 GiB or more,
+  // and the software CPU keeps each region in one. KVM maps each as its own slot.
+  for (let done = 0; done < high; done += MAX_REGION_SIZE) {
+    ram.push({ guestAddress: HIGH_RAM_START + done, size: Math.min(MAX_REGION_SIZE, high - done) });
+  }
   return { ramSize, ram, lowRamEnd: low, highRamEnd: high > 0 ? HIGH_RAM_START + high : 0 };
 }
 
@@ -142,11 +149,12 @@ export function memoryLayout(ramSize: number): MemoryLayout {
 export function layoutOfMemory(memory: GuestMemory): MemoryLayout {
   const low = memory.regions.find((r) => r.guestAddress === 0);
   if (!low) throw new MemoryLayoutError('too little memory: no RAM at address 0');
-  const high = memory.regions.find((r) => r.guestAddress === HIGH_RAM_START);
+  // High RAM may be several contiguous regions (see MAX_REGION_SIZE); it ends where the last one does.
+  const highEnds = memory.regions.filter((r) => r.guestAddress >= HIGH_RAM_START).map((r) => r.guestAddress + r.bytes.length);
   return {
     ramSize: memory.size,
     ram: memory.regions.map((r) => ({ guestAddress: r.guestAddress, size: r.bytes.length })),
     lowRamEnd: low.bytes.length,
-    highRamEnd: high ? HIGH_RAM_START + high.bytes.length : 0,
+    highRamEnd: highEnds.length ? Math.max(...highEnds) : 0,
   };
 }
