@@ -24,6 +24,8 @@ import { Multiplier, Divider } from './alu';
 import { lockAllowed } from './lock-rules';
 import { MsrState } from './msr-state';
 import { FpuState } from './fpu-state';
+import { BlockRunner } from './jit/block-runner';
+import { engineFromEnv } from './jit/mode';
 
 export type Handler = (cpu: Cpu, i: DecodedInstruction) => void;
 
@@ -106,9 +108,18 @@ export class Cpu implements CodeReader {
   private fetchUser = false;
   private fetchIdx = 0;
 
+  /** The block cache in front of the interpreter (undefined: interpreter only). See jit/. */
+  jit: BlockRunner | undefined;
+
   constructor(readonly memory: GuestMemory, readonly bus: IoBus) {
     this.mmu = new Mmu(memory, this);
     this.resetState();
+    this.setTranslation(engineFromEnv() === 'jit');
+  }
+
+  /** Turns the block cache on or off (TSVISOR_TCG picks the default). */
+  setTranslation(enabled: boolean): void {
+    this.jit = enabled ? new BlockRunner(this) : undefined;
   }
 
   /** Power-on / INIT state (SDM 10.1): real mode at F000:FFF0. */
@@ -291,6 +302,7 @@ export class Cpu implements CodeReader {
       }
     }
     const buf = this.mmioBuffers[size];
+    this.jit?.noteDeviceAccess();
     this.bus.mmioRead(this.mmu.physPages[idx] + off, buf);
     const lo = buf[0] | ((buf[1] ?? 0) << 8) | ((buf[2] ?? 0) << 16) | ((buf[3] ?? 0) << 24);
     if (size === 8) this.vhi = (buf[4] | (buf[5] << 8) | (buf[6] << 16) | (buf[7] << 24)) >>> 0;
@@ -319,6 +331,9 @@ export class Cpu implements CodeReader {
     const view = this.mmu.views[idx];
     if (view !== undefined) {
       const p = this.mmu.offsets[idx] + off;
+      // Stores into pages holding cached code drop those blocks (self-modifying code, page reuse).
+      const jit = this.jit;
+      if (jit !== undefined && jit.cache.codePages[this.mmu.physPages[idx] / 4096] === 1) jit.cache.invalidatePage(this.mmu.physPages[idx] / 4096);
       switch (size) {
         case 1: view.setUint8(p, v); return;
         case 2: view.setUint16(p, v, true); return;
@@ -328,6 +343,7 @@ export class Cpu implements CodeReader {
     }
     const buf = this.mmioBuffers[size];
     for (let k = 0; k < size; k++) buf[k] = k < 4 ? v >>> (8 * k) : vh >>> (8 * (k - 4));
+    this.jit?.noteDeviceAccess();
     this.bus.mmioWrite(this.mmu.physPages[idx] + off, buf);
   }
 
@@ -469,6 +485,12 @@ export class Cpu implements CodeReader {
    * boundaries. Returns early on HLT, a stop reason, or when RIP equals `stopAt`.
    */
   execute(budget: number, stopAt = NaN): number {
+    if (this.jit !== undefined) return this.jit.execute(budget, stopAt);
+    return this.executeInterpreted(budget, stopAt);
+  }
+
+  /** The reference interpreter: decodes every instruction every time. */
+  executeInterpreted(budget: number, stopAt = NaN): number {
     let executed = 0;
     const i = this.insn;
     while (executed < budget) {

@@ -1,0 +1,236 @@
+/**
+ * Second tier: turns a hot Block into one JavaScript function (new Function)
+ * from the same DecodedInstructions the interpreter runs. Common integer
+ * forms (register ALU, MOV, LEA, INC/DEC, Jcc/JMP, 32/64-bit loads and
+ * stores) become straight-line code on the CPU's typed-array registers with
+ * the lazy-flags record stored inline; everything else calls the
+ * interpreter's handler with its decoded instruction, so one decoder and one
+ * set of semantics serve both tiers.
+ *
+ * Contract of the generated function `(cpu, regsLo, regsHi, flags, handlers,
+ * insns, block) => retired`: it runs the block from its first instruction
+ * and returns how many instructions retired, with cpu.rip at the next one.
+ * Every instruction that can fault sets cpu.rip (and nextRip) first, so an
+ * exception leaves precise state and the runner recovers the retired count
+ * from cpu.rip (see retiredBefore). A store that invalidates the block, or a
+ * REP batch that repeats, ends it early.
+ */
+import type { Cpu, Handler } from '../cpu';
+import type { DecodedInstruction } from '../decoder';
+import type { LazyFlags } from '../lazy-flags';
+import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../lazy-flags';
+import type { Block } from './block';
+
+export type CompiledBlock = (cpu: Cpu, lo: Uint32Array, hi: Uint32Array, f: LazyFlags, h: Handler[], ins: DecodedInstruction[], b: Block) => number;
+
+const ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7;
+
+/** The last flag-producing result held in locals, so a following Jcc can test ZF without the lazy record. */
+interface KnownResult { lo: string; hi: string | undefined }
+
+class Emitter {
+  readonly out: string[] = [];
+  private tmp = 0;
+  known: KnownResult | undefined;
+
+  constructor(private readonly block: Block) {}
+
+  fresh(): string { return `t${this.tmp++}`; }
+
+  /** Statement run before an instruction that may fault or read RIP. */
+  precise(k: number): string {
+    const b = this.block;
+    const rip = k === 0 ? b.rip : b.nexts[k - 1];
+    return `cpu.rip = ${rip}; cpu.nextRip = ${b.nexts[k]};`;
+  }
+
+  record(op: number, size: number, r: string, rh: string, a: string, ah: string, bb: string, bh: string, cin: string): void {
+    this.out.push(`f.op = ${op}; f.size = ${size}; f.res = ${r}; f.resHi = ${rh}; f.a = ${a}; f.aHi = ${ah}; f.b = ${bb}; f.bHi = ${bh}; f.cin = ${cin}; f.hi = ${size === 8 ? rh : '0'};`);
+    this.known = { lo: r, hi: size === 8 ? rh : undefined };
+  }
+
+  /** ALU op `op` on registers/immediates; writes `dest` unless CMP. Returns false when not handled. */
+  alu(op: number, size: number, dest: number, a: string, ah: string, b: string, bh: string, write: boolean): boolean {
+    const r = this.fresh(), rh = this.fresh();
+    if (size === 4) {
+      const av = this.fresh(), bv = this.fresh();
+      this.out.push(`const ${av} = ${a}, ${bv} = ${b};`);
+      let expr: string, lazy: number;
+      switch (op) {
+        case ALU_ADD: expr = `(${av} + ${bv}) >>> 0`; lazy = LAZY_ADD; break;
+        case ALU_SUB: case ALU_CMP: expr = `(${av} - ${bv}) >>> 0`; lazy = LAZY_SUB; break;
+        case ALU_AND: expr = `(${av} & ${bv}) >>> 0`; lazy = LAZY_LOGIC; break;
+        case ALU_OR: expr = `(${av} | ${bv}) >>> 0`; lazy = LAZY_LOGIC; break;
+        case ALU_XOR: expr = `(${av} ^ ${bv}) >>> 0`; lazy = LAZY_LOGIC; break;
+        default: return false;
+      }
+      this.out.push(`const ${r} = ${expr};`);
+      if (lazy === LAZY_LOGIC) this.record(lazy, 4, r, '0', '0', '0', '0', '0', '0');
+      else this.record(lazy, 4, r, '0', av, '0', bv, '0', '0');
+      if (write && op !== ALU_CMP) this.out.push(`lo[${dest}] = ${r}; hi[${dest}] = 0;`);
+      return true;
+    }
+    if (size !== 8) return false;
+    const av = this.fresh(), avh = this.fresh(), bv = this.fresh(), bvh = this.fresh(), t = this.fresh();
+    this.out.push(`const ${av} = ${a}, ${avh} = ${ah}, ${bv} = ${b}, ${bvh} = ${bh};`);
+    let lazy: number;
+    switch (op) {
+      case ALU_ADD:
+        this.out.push(`const ${t} = ${av} + ${bv}; const ${r} = ${t} >>> 0; const ${rh} = (${avh} + ${bvh} + (${t} >= 4294967296 ? 1 : 0)) >>> 0;`);
+        lazy = LAZY_ADD; break;
+      case ALU_SUB: case ALU_CMP:
+        this.out.push(`const ${t} = ${av} - ${bv}; const ${r} = ${t} >>> 0; const ${rh} = (${avh} - ${bvh} - (${t} < 0 ? 1 : 0)) >>> 0;`);
+        lazy = LAZY_SUB; break;
+      case ALU_AND: this.out.push(`const ${r} = (${av} & ${bv}) >>> 0, ${rh} = (${avh} & ${bvh}) >>> 0;`); lazy = LAZY_LOGIC; break;
+      case ALU_OR: this.out.push(`const ${r} = (${av} | ${bv}) >>> 0, ${rh} = (${avh} | ${bvh}) >>> 0;`); lazy = LAZY_LOGIC; break;
+      case ALU_XOR: this.out.push(`const ${r} = (${av} ^ ${bv}) >>> 0, ${rh} = (${avh} ^ ${bvh}) >>> 0;`); lazy = LAZY_LOGIC; break;
+      default: return false;
+    }
+    if (lazy === LAZY_LOGIC) this.record(lazy, 8, r, rh, '0', '0', '0', '0', '0');
+    else this.record(lazy, 8, r, rh, av, avh, bv, bvh, '0');
+    if (write && op !== ALU_CMP) this.out.push(`lo[${dest}] = ${r}; hi[${dest}] = ${rh};`);
+    return true;
+  }
+
+  incDec(dec: boolean, size: number, reg: number): boolean {
+    if (size !== 4 && size !== 8) return false;
+    const a = this.fresh(), ah = this.fresh(), r = this.fresh(), rh = this.fresh(), cf = this.fresh();
+    this.out.push(`const ${cf} = f.cf() ? 1 : 0; const ${a} = lo[${reg}], ${ah} = ${size === 8 ? `hi[${reg}]` : '0'};`);
+    if (size === 4) this.out.push(`const ${r} = (${a} ${dec ? '-' : '+'} 1) >>> 0, ${rh} = 0;`);
+    else {
+      const t = this.fresh();
+      this.out.push(`const ${t} = ${a} ${dec ? '-' : '+'} 1; const ${r} = ${t} >>> 0; const ${rh} = (${ah} + (${t} >= 4294967296 ? 1 : ${t} < 0 ? -1 : 0)) >>> 0;`);
+    }
+    this.record(dec ? LAZY_DEC : LAZY_INC, size, r, rh, a, ah, '1', '0', cf);
+    this.out.push(`lo[${reg}] = ${r}; hi[${reg}] = ${rh};`);
+    return true;
+  }
+
+  /** Effective address expression for 16/32-bit addressing (same arithmetic as Cpu.effectiveAddress), or undefined. */
+  ea32(i: DecodedInstruction): string | undefined {
+    if (i.addrSize !== 4 || i.ripRelative) return undefined;
+    let e = `${i.disp}`;
+    if (i.base >= 0) e += ` + lo[${i.base}]`;
+    if (i.index >= 0) e += ` + (lo[${i.index}] << ${i.scale})`;
+    return `((${e}) >>> 0)`;
+  }
+}
+
+/** True for forms with operand-size bits the specialised emitters handle. */
+function regOperand(i: DecodedInstruction): boolean {
+  return (i.opSize === 4 || i.opSize === 8) && (i.opcode & 1) === 1;
+}
+
+/** Emits one instruction; true when the emitted code returns (the block's end). */
+function emitInstruction(e: Emitter, block: Block, k: number): boolean {
+  const i = block.insns[k];
+  const op = i.opcode;
+  const last = k === block.insns.length - 1;
+  const out = e.out;
+  const next = block.nexts[k];
+  // Register-register ALU 01/03/09/0B/.../39/3B (not ADC/SBB).
+  if (op < 0x40 && (op & 7) <= 3 && (op & 4) === 0 && regOperand(i) && i.mod === 3) {
+    const aluOp = (op >> 3) & 7;
+    if (aluOp !== 2 && aluOp !== 3) {
+      const size = i.opSize;
+      const dest = (op & 2) === 0 ? i.rm : i.reg;
+      const src = (op & 2) === 0 ? i.reg : i.rm;
+      if (e.alu(aluOp, size, dest, `lo[${dest}]`, size === 8 ? `hi[${dest}]` : '0', `lo[${src}]`, size === 8 ? `hi[${src}]` : '0', true)) return false;
+    }
+  }
+  // ALU eAX, imm (05, 0D, 25, 2D, 35, 3D) and group 1 with a register (81, 83).
+  const accImm = op < 0x40 && (op & 7) === 5;
+  if ((accImm || ((op === 0x81 || op === 0x83) && i.mod === 3)) && (i.opSize === 4 || i.opSize === 8)) {
+    const aluOp = accImm ? (op >> 3) & 7 : i.regField;
+    if (aluOp !== 2 && aluOp !== 3) {
+      const size = i.opSize;
+      const dest = accImm ? 0 : i.rm;
+      const immLo = (i.imm >>> 0) >>> 0;
+      const immHi = size === 8 && i.imm < 0 ? 0xffffffff : 0;
+      if (e.alu(aluOp, size, dest, `lo[${dest}]`, size === 8 ? `hi[${dest}]` : '0', `${immLo}`, `${immHi}`, true)) return false;
+    }
+  }
+  // TEST r/m, reg with registers.
+  if (op === 0x85 && i.mod === 3 && (i.opSize === 4 || i.opSize === 8)) {
+    const s = i.opSize;
+    if (e.alu(ALU_AND, s, i.rm, `lo[${i.rm}]`, s === 8 ? `hi[${i.rm}]` : '0', `lo[${i.reg}]`, s === 8 ? `hi[${i.reg}]` : '0', false)) return false;
+  }
+  // INC/DEC: 40-4F outside 64-bit mode, FF /0 /1 with a register.
+  if (op >= 0x40 && op <= 0x4f && block.codeSize !== 8 && e.incDec((op & 8) !== 0, i.opSize, op & 7)) return false;
+  if (op === 0xff && i.mod === 3 && i.regField <= 1 && e.incDec(i.regField === 1, i.opSize, i.rm)) return false;
+  // MOV between registers, MOV reg, imm.
+  if ((op === 0x89 || op === 0x8b) && i.mod === 3 && regOperand(i)) {
+    const d = op === 0x89 ? i.rm : i.reg, s = op === 0x89 ? i.reg : i.rm;
+    out.push(i.opSize === 8 ? `lo[${d}] = lo[${s}]; hi[${d}] = hi[${s}];` : `lo[${d}] = lo[${s}]; hi[${d}] = 0;`);
+    return false;
+  }
+  if (op >= 0xb8 && op <= 0xbf && (i.opSize === 4 || i.opSize === 8)) {
+    const r = (op & 7) | ((i.rex & 1) << 3);
+    out.push(`lo[${r}] = ${i.imm >>> 0}; hi[${r}] = ${i.opSize === 8 ? i.immHi >>> 0 : 0};`);
+    return false;
+  }
+  // LEA with matching operand and address sizes.
+  if (op === 0x8d && i.mod !== 3 && i.opSize === 4 && i.addrSize === 4) {
+    const ea = e.ea32(i);
+    if (ea !== undefined) { out.push(`lo[${i.reg}] = ${ea}; hi[${i.reg}] = 0;`); return false; }
+  }
+  // 32/64-bit loads and stores through the CPU's segment checks and TLB.
+  if ((op === 0x8b || op === 0x89) && i.mod !== 3 && regOperand(i)) {
+    const ea = e.ea32(i) ?? `cpu.effectiveAddress(ins[${k}])`;
+    const s = i.opSize;
+    out.push(e.precise(k));
+    if (op === 0x8b) {
+      const v = e.fresh();
+      out.push(`const ${v} = cpu.read(${i.segment}, ${ea}, ${s}); lo[${i.reg}] = ${v}; hi[${i.reg}] = ${s === 8 ? 'cpu.vhi' : '0'};`);
+    } else {
+      out.push(`cpu.write(${i.segment}, ${ea}, ${s}, lo[${i.reg}], ${s === 8 ? `hi[${i.reg}]` : '0'});`);
+      if (!last) out.push(`if (!b.valid) { cpu.rip = ${next}; return ${k + 1}; }`);
+    }
+    e.known = undefined;
+    return false;
+  }
+  // Jcc and JMP (short and near) end the block.
+  const jcc = (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f);
+  if (last && (jcc || op === 0xeb || op === 0xe9)) {
+    const raw = next + i.imm;
+    let cond = 'true';
+    if (jcc) {
+      const cc = op & 0xf;
+      const known = e.known;
+      if ((cc === 4 || cc === 5) && known !== undefined) {
+        const z = known.hi === undefined ? `${known.lo} === 0` : `(${known.lo} === 0 && ${known.hi} === 0)`;
+        cond = cc === 4 ? `(${z})` : `!(${z})`;
+      } else cond = `f.condition(${cc})`;
+    }
+    out.push(`if (${cond}) { ${e.precise(k)} cpu.branchTo(${raw}, ${i.opSize}); cpu.rip = cpu.nextRip; } else cpu.rip = ${next};`);
+    out.push(`return ${k + 1};`);
+    return true;
+  }
+  // Anything else: the interpreter's handler on the decoded instruction.
+  out.push(`${e.precise(k)} h[${k}](cpu, ins[${k}]);`);
+  e.known = undefined;
+  if (last) {
+    out.push(`cpu.rip = cpu.nextRip; if (cpu.interruptShadow > 0) cpu.interruptShadow--; return ${k + 1};`);
+    return true;
+  }
+  out.push(`if (cpu.nextRip !== ${next} || !b.valid) { cpu.rip = cpu.nextRip; return ${k + 1}; }`);
+  return false;
+}
+
+export function compileBlock(block: Block): CompiledBlock {
+  const e = new Emitter(block);
+  const n = block.insns.length;
+  let returned = false;
+  for (let k = 0; k < n; k++) returned = emitInstruction(e, block, k);
+  if (!returned) e.out.push(`cpu.rip = ${block.nexts[n - 1]}; return ${n};`);
+  const source = `"use strict";\n${e.out.join('\n')}`;
+  return new Function('cpu', 'lo', 'hi', 'f', 'h', 'ins', 'b', source) as CompiledBlock;
+}
+
+/** Instructions of `block` retired before the one at `rip` (after an exception thrown from compiled code). */
+export function retiredBefore(block: Block, rip: number): number {
+  if (rip === block.rip) return 0;
+  const nexts = block.nexts;
+  for (let k = 0; k < nexts.length; k++) if (nexts[k] === rip) return k + 1;
+  return 0;
+}

@@ -1,0 +1,206 @@
+/**
+ * The translator's hard cases, each run by the interpreter, by cached
+ * blocks and by compiled blocks, with identical architectural results:
+ * self-modifying code (inside the running block and in another block),
+ * remapping a code page (PTE change + INVLPG), a fault in the middle of a
+ * block (precise RIP, retired count, registers), interrupts at block
+ * boundaries.
+ */
+import t from 'tap';
+import { CpuInterruptSource } from '../src/tcg-fallback/cpu-interrupt-port';
+import { CODE, PT, PTE_P, PTE_RW, TIERS, labelAddress, machine, runProgram, snapshot } from './tcg-jit-support';
+
+const SELF_MODIFY_CURRENT_BLOCK = `
+  xor ecx, ecx
+  xor edx, edx
+again:
+  inc ecx
+  mov byte ptr [rip + target + 1], cl
+target:
+  mov eax, 0
+  add edx, eax
+  cmp ecx, 50
+  jne again
+done:
+  nop
+`;
+
+t.test('a store into the running block changes the next instruction', async (t) => {
+  const states = TIERS.map((tier) => {
+    const m = machine(tier);
+    const { doneAt } = runProgram(m, SELF_MODIFY_CURRENT_BLOCK);
+    t.equal(m.cpu.rip, doneAt, `${tier}: reached done`);
+    t.equal(m.cpu.lo[0], 50, `${tier}: eax is the last patched immediate`);
+    t.equal(m.cpu.lo[2], 1275, `${tier}: every patched immediate was executed`);
+    return snapshot(m.cpu);
+  });
+  t.same(states[1], states[0], 'blocks match the interpreter');
+  t.same(states[2], states[0], 'compiled blocks match the interpreter');
+});
+
+const SELF_MODIFY_OTHER_BLOCK = `
+  xor ecx, ecx
+  xor edx, edx
+  jmp again
+f:
+  mov eax, 0
+  ret
+again:
+  call f
+  add edx, eax
+  inc ecx
+  mov byte ptr [rip + f + 1], cl
+  cmp ecx, 40
+  jne again
+done:
+  nop
+`;
+
+t.test('a store into another cached block is seen when that block runs next', async (t) => {
+  const states = TIERS.map((tier) => {
+    const m = machine(tier);
+    const { doneAt } = runProgram(m, SELF_MODIFY_OTHER_BLOCK);
+    t.equal(m.cpu.rip, doneAt, `${tier}: reached done`);
+    t.equal(m.cpu.lo[2], 780, `${tier}: sum of 0..39`);
+    return snapshot(m.cpu);
+  });
+  t.same(states[1], states[0]);
+  t.same(states[2], states[0]);
+});
+
+t.test('device writes to RAM (DMA) behind the CPU are caught at the next execute()', async (t) => {
+  for (const tier of TIERS) {
+    const m = machine(tier);
+    const src = `
+again:
+  mov eax, 1
+  jmp again
+done:
+  nop
+`;
+    runProgram(m, src, 300);
+    t.equal(m.cpu.lo[0], 1);
+    // Patch the immediate as a device would: straight into guest RAM.
+    m.mem.writeU8(CODE + 1, 9);
+    m.cpu.execute(10);
+    t.equal(m.cpu.lo[0], 9, `${tier}: new bytes executed`);
+  }
+});
+
+const REMAP = `
+  mov rbx, 0x100000
+  mov rdi, ${PT + 0x100 * 8}
+  xor ecx, ecx
+  xor edx, edx
+again:
+  call rbx
+  add edx, eax
+  mov eax, ecx
+  and eax, 1
+  shl eax, 12
+  add eax, ${0x100000 | PTE_P | PTE_RW}
+  mov dword ptr [rdi], eax
+  invlpg [rbx]
+  inc ecx
+  cmp ecx, 30
+  jne again
+done:
+  nop
+`;
+
+t.test('remapping a code page (PTE write + INVLPG) runs the new page', async (t) => {
+  const states = TIERS.map((tier) => {
+    const m = machine(tier);
+    // Two physical pages behind linear 0x100000: mov eax, 0x11; ret / mov eax, 0x22; ret.
+    m.mem.write(0x100000, Uint8Array.of(0xb8, 0x11, 0, 0, 0, 0xc3));
+    m.mem.write(0x101000, Uint8Array.of(0xb8, 0x22, 0, 0, 0, 0xc3));
+    const { doneAt } = runProgram(m, REMAP);
+    t.equal(m.cpu.rip, doneAt, `${tier}: reached done`);
+    // Iteration n (n >= 1) runs the page that iteration n-1 mapped: 0x101000 when n-1 is odd.
+    t.equal(m.cpu.lo[2], 16 * 0x11 + 14 * 0x22, `${tier}: both pages ran, alternately`);
+    return snapshot(m.cpu);
+  });
+  t.same(states[1], states[0]);
+  t.same(states[2], states[0]);
+});
+
+const FAULT_MID_BLOCK = `
+  mov rsi, 0x100000
+  xor r10d, r10d
+  xor r11d, r11d
+again:
+  mov eax, 1
+  add r10d, 1
+fault:
+  mov rcx, qword ptr [rsi]
+  add r11d, 1
+  add rsi, 0x1000
+  jmp again
+done:
+  nop
+`;
+
+t.test('a fault in the middle of a block leaves precise state', async (t) => {
+  const faultAt = labelAddress(FAULT_MID_BLOCK, 'fault');
+  const states = TIERS.map((tier) => {
+    const m = machine(tier);
+    m.mem.writeU32(PT + 0x105 * 8, 0); // page 0x105000 not present
+    runProgram(m, FAULT_MID_BLOCK);
+    t.equal(m.fault()?.vector, 14, `${tier}: #PF`);
+    t.equal(m.fault()?.address, 0x105000, `${tier}: CR2`);
+    t.equal(m.cpu.rip, faultAt, `${tier}: RIP at the faulting load`);
+    t.equal(m.cpu.lo[10], 6, `${tier}: the instruction before it retired`);
+    t.equal(m.cpu.lo[11], 5, `${tier}: the instruction after it did not`);
+    t.equal(m.cpu.lo[6], 0x105000, `${tier}: RSI`);
+    return snapshot(m.cpu);
+  });
+  t.same(states[1], states[0]);
+  t.same(states[2], states[0]);
+});
+
+/** An interrupt source that raises vector 0x30 once the CPU has retired `after` instructions. */
+class CountingSource implements CpuInterruptSource {
+  delivered = false;
+  constructor(private readonly count: () => number, private readonly after: number) {}
+  hasPendingInterrupt(): boolean { return !this.delivered && this.count() >= this.after; }
+  acknowledgeInterrupt(): number { this.delivered = true; return 0x30; }
+  takeNmi(): boolean { return false; }
+  takeInit(): boolean { return false; }
+  takeStartup(): number | undefined { return undefined; }
+  getTpr(): number { return 0; }
+  setTpr(): void { /* no TPR */ }
+}
+
+const LOOP = `
+  xor ecx, ecx
+again:
+  add eax, 1
+  add ebx, 2
+  add edx, 3
+  inc ecx
+  cmp ecx, 1000
+  jne again
+done:
+  nop
+`;
+
+t.test('interrupts are taken at block boundaries', async (t) => {
+  const again = labelAddress(LOOP, 'again');
+  for (const tier of TIERS) {
+    const m = machine(tier);
+    const cpu = m.cpu;
+    cpu.eflagsSys |= 0x200; // IF
+    const src = new CountingSource(() => cpu.instructionCount, 100);
+    cpu.interruptSource = src;
+    let at = -1, retiredAt = -1;
+    cpu.deliver = (c, vector, _code, _soft, rip) => { if (vector === 0x30) { at = rip; retiredAt = c.instructionCount; } };
+    runProgram(m, LOOP);
+    t.ok(src.delivered, `${tier}: delivered`);
+    if (tier === 'interp') t.equal(retiredAt, 100, 'interpreter: at the first instruction boundary');
+    else {
+      t.equal(at, again, `${tier}: at the start of a block`);
+      t.ok(retiredAt >= 100 && retiredAt < 100 + 6, `${tier}: within one block of the request (${retiredAt})`);
+    }
+    t.equal(cpu.lo[1], 1000, `${tier}: the loop finished`);
+  }
+});
