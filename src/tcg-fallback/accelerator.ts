@@ -14,6 +14,8 @@ import type { CpuInterruptSource } from './cpu-interrupt-port';
 import { handlerTable } from './handler-table';
 import { deliverInterrupt } from './interrupt-delivery';
 import { SegmentCache } from './segment-cache';
+import { BlockCache } from './jit/block-cache';
+import { engineFromEnv } from './jit/mode';
 import { addressFromBig, addressToBig, ApicMsrs, ApicBaseMsr } from './msr';
 import {
   CR0_PG, EFER_LMA, EFER_LME, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS,
@@ -36,6 +38,8 @@ export interface TcgAcceleratorOptions {
   platform?: TcgPlatform;
   /** Length of one run() slice in milliseconds (default 4). */
   sliceMs?: number;
+  /** Cache and compile guest code (jit/); default from TSVISOR_TCG, else on. False: the interpreter alone. */
+  translate?: boolean;
 }
 
 export interface TcgPlatform {
@@ -233,6 +237,10 @@ export function createTcgAccelerator(config: AcceleratorConfig, options: TcgAcce
     vcpu.cpu.tscDeadline = options.apicMsrs?.[k] !== undefined && options.platform?.tsc !== undefined;
     vcpus.push(vcpu);
   }
+  // One translation cache per machine: a store by any vCPU invalidates code cached for all.
+  const translate = options.translate ?? engineFromEnv() === 'jit';
+  const cache = translate ? BlockCache.forMemory(memory) : undefined;
+  for (const v of vcpus) v.cpu.setTranslation(translate, cache);
   return {
     name: 'tcg',
     memory,

@@ -26,6 +26,7 @@ import { MsrState } from './msr-state';
 import { FpuState } from './fpu-state';
 import { BlockRunner } from './jit/block-runner';
 import { engineFromEnv } from './jit/mode';
+import type { BlockCache } from './jit/block-cache';
 
 export type Handler = (cpu: Cpu, i: DecodedInstruction) => void;
 
@@ -117,9 +118,9 @@ export class Cpu implements CodeReader {
     this.setTranslation(engineFromEnv() === 'jit');
   }
 
-  /** Turns the block cache on or off (TSVISOR_TCG picks the default). */
-  setTranslation(enabled: boolean): void {
-    this.jit = enabled ? new BlockRunner(this) : undefined;
+  /** Turns the block cache on or off (TSVISOR_TCG picks the default); vCPUs of one machine share `cache`. */
+  setTranslation(enabled: boolean, cache?: BlockCache): void {
+    this.jit = enabled ? new BlockRunner(this, cache) : undefined;
   }
 
   /** Power-on / INIT state (SDM 10.1): real mode at F000:FFF0. */

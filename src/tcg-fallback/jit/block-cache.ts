@@ -13,6 +13,7 @@
  *   current TLB on every lookup (chains are only followed while the MMU
  *   generation is unchanged, see BlockRunner).
  */
+import type { GuestMemory } from '../../memory/guest-memory';
 import { Block } from './block';
 
 export class BlockCache {
@@ -27,6 +28,13 @@ export class BlockCache {
 
   constructor(ramEnd: number) {
     this.codePages = new Uint8Array(Math.ceil(ramEnd / 4096));
+  }
+
+  /** A cache covering every RAM region of `memory`. */
+  static forMemory(memory: GuestMemory): BlockCache {
+    let ramEnd = 0;
+    for (const r of memory.regions) ramEnd = Math.max(ramEnd, r.guestAddress + r.bytes.length);
+    return new BlockCache(ramEnd);
   }
 
   get(key: number): Block | undefined { return this.blocks.get(key); }

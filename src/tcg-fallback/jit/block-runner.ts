@@ -25,10 +25,9 @@ export class BlockRunner {
   /** Block executions before compiling (0: compile on first use). */
   compileThreshold = compileThresholdFromEnv();
 
-  constructor(private readonly cpu: Cpu) {
-    let ramEnd = 0;
-    for (const r of cpu.memory.regions) ramEnd = Math.max(ramEnd, r.guestAddress + r.bytes.length);
-    this.cache = new BlockCache(ramEnd);
+  /** `cache` is shared by the vCPUs of one machine, so a store by one invalidates code cached for all. */
+  constructor(private readonly cpu: Cpu, cache?: BlockCache) {
+    this.cache = cache ?? BlockCache.forMemory(cpu.memory);
   }
 
   /** A device access happened (MMIO): RAM may have changed under cached code. */
