@@ -12,6 +12,8 @@
         "native/memory.cc",
         "native/eventfd.cc",
         "native/layout.cc",
+        "native/tap.cc",
+        "native/loop-wake.cc",
         "native/kvm_abi.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -12,6 +12,8 @@ static Napi::Object InitKvmAddon(Napi::Env env, Napi::Object exports) {
   tsvisor::RegisterMemory(env, exports);
   tsvisor::RegisterEventfd(env, exports);
   tsvisor::RegisterLayout(env, exports);
+  tsvisor::RegisterTap(env, exports);
+  tsvisor::RegisterLoopWake(env, exports);
   return exports;
 }
 

@@ -31,5 +31,9 @@ void RegisterVcpu(Napi::Env env, Napi::Object exports);
 void RegisterMemory(Napi::Env env, Napi::Object exports);
 void RegisterEventfd(Napi::Env env, Napi::Object exports);
 void RegisterLayout(Napi::Env env, Napi::Object exports);
+void RegisterTap(Napi::Env env, Napi::Object exports);
+void RegisterLoopWake(Napi::Env env, Napi::Object exports);
+// Kicks the vCPU registered under `fd` out of KVM_RUN (any thread). False when not registered.
+bool KickVcpuFd(int fd);
 
 }  // namespace tsvisor

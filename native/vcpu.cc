@@ -137,16 +137,19 @@ static Napi::Value Run(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), slot->run->exit_reason);
 }
 
-// Callable from any thread. Returns false when the fd is not a registered vCPU.
-static Napi::Value Kick(const Napi::CallbackInfo& info) {
-  int fd = ArgInt(info, 0, "vcpuFd");
+bool KickVcpuFd(int fd) {
   std::lock_guard<std::mutex> lock(g_mutex);
   auto it = g_slots.find(fd);
-  if (it == g_slots.end()) return Napi::Boolean::New(info.Env(), false);
+  if (it == g_slots.end()) return false;
   RunSlot& slot = *it->second;
   __atomic_store_n(&slot.run->immediate_exit, 1, __ATOMIC_SEQ_CST);
   if (slot.in_run) pthread_kill(slot.thread, KickSignal());
-  return Napi::Boolean::New(info.Env(), true);
+  return true;
+}
+
+// Callable from any thread. Returns false when the fd is not a registered vCPU.
+static Napi::Value Kick(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), KickVcpuFd(ArgInt(info, 0, "vcpuFd")));
 }
 
 // Fixed-size vCPU state, read and written as raw kernel structs that

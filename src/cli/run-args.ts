@@ -7,6 +7,7 @@ import { CliError } from './errors';
 import {
   AccelName, ConfigError, KernelFormat, MAX_CPUS, SerialTarget, VmConfig, parseAddress, parseMemorySize,
 } from '../machine/vm-config';
+import { parseConsole, parseDisk, parseMachineType, parseNet } from '../machine/virtio-config';
 
 export interface RunOptions {
   config: VmConfig;
@@ -31,6 +32,11 @@ export const RUN_USAGE = `usage: tsvisor run --kernel PATH [options]
   --paused                 do not start the vCPUs until QMP 'cont' (QEMU's -S)
   --qmp unix:PATH,server=on,wait=off   QMP monitor on a Unix socket (repeatable)
   --qmp-fd N               QMP monitor on an inherited listening socket
+  --machine M              pc (default: PCI host bridge, virtio-pci with MSI-X) | microvm (virtio-mmio, no PCI)
+  --disk PATH[,readonly=on][,serial=ID]   raw disk image as virtio-blk (repeatable; write-locked unless read-only)
+  --net tap=NAME[,mac=MAC] virtio-net on TAP interface NAME (created if missing); --net fd=N[,mac=MAC]: an inherited TAP fd
+  --rng                    virtio-rng (the guest's /dev/hwrng)
+  --console virtio         a virtio-console too: the guest's hvc0 (append console=hvc0); output goes where --serial does
 On a terminal the console is raw: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.`;
 
 function fail(message: string): never {
@@ -106,6 +112,11 @@ export function parseRunArgs(argv: string[]): RunOptions {
         name: { type: 'string' },
         qmp: { type: 'string', multiple: true },
         'qmp-fd': { type: 'string' },
+        machine: { type: 'string' },
+        disk: { type: 'string', multiple: true },
+        net: { type: 'string', multiple: true },
+        rng: { type: 'boolean' },
+        console: { type: 'string' },
       },
     });
   } catch (e) {
@@ -137,6 +148,11 @@ export function parseRunArgs(argv: string[]): RunOptions {
     serial: v.serial ? parseSerial(v.serial) : { kind: 'stdio' },
     noReboot: v['no-reboot'] ?? false,
     name: v.name,
+    machine: v.machine ? wrap(() => parseMachineType(v.machine as string)) : 'pc',
+    disks: (v.disk ?? []).map((d) => wrap(() => parseDisk(d))),
+    nets: (v.net ?? []).map((n) => wrap(() => parseNet(n))),
+    rng: v.rng ?? false,
+    console: v.console ? wrap(() => parseConsole(v.console as string)) : 'serial',
   };
   return { config, qmp: v.qmp ?? [], qmpFd, paused: v.paused ?? false };
 }

@@ -7,12 +7,14 @@ import { VmConfig } from './vm-config';
 import { MachineImages } from './machine';
 import { loadGuestKernel } from './guest-boot';
 import { applyEntryState } from './entry-state';
+import { acpiMachineFor } from './virtio-devices';
+import { virtioConfigOf } from './virtio-config';
 
 export function loadBootImage(config: VmConfig, images: MachineImages, accel: Accelerator): void {
   const boot = loadGuestKernel(accel.memory, images.kernel, {
     cmdline: config.append,
     initrd: images.initrd,
-    machine: { cpus: config.cpus },
+    machine: acpiMachineFor(virtioConfigOf(config), config.cpus),
   });
   applyEntryState(accel.vcpus[0], accel.memory, boot.entry);
 }

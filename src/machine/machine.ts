@@ -16,6 +16,9 @@ import { Platform, createPlatform } from './platform';
 import { loadKernel } from './load-kernel';
 import { createAccelerator } from './create-accelerator';
 import { memoryLayout } from './memory-layout';
+import { VirtioMachine } from './virtio-devices';
+import { NO_BACKENDS, VirtioBackends } from './virtio-backends';
+import { virtioConfigOf } from './virtio-config';
 
 export interface MachineImages {
   kernel: Uint8Array;
@@ -25,6 +28,8 @@ export interface MachineImages {
 export interface MachineIo {
   /** Console bytes from the guest's COM1. */
   writeConsole(bytes: Uint8Array): void;
+  /** Run the machine loop soon: a device raised an interrupt from an event-loop callback. */
+  wake?(): void;
 }
 
 /** What the worker loop does after one round of running the vCPUs. */
@@ -37,6 +42,8 @@ export type RoundResult =
 
 export class Machine {
   private requested: RoundResult | undefined;
+  /** Disks, nets, rng, console on PCI or MMIO (the disks' and TAPs' host ends outlive the Machine). */
+  virtio: VirtioMachine | undefined;
 
   private constructor(
     readonly config: VmConfig,
@@ -52,7 +59,10 @@ export class Machine {
    * starts. Throws an Error with a one-line message when none does or the
    * kernel cannot be loaded.
    */
-  static create(config: VmConfig, images: MachineImages, candidates: AccelName[], io: MachineIo, log: Logger = defaultLogger): Machine {
+  static create(
+    config: VmConfig, images: MachineImages, candidates: AccelName[], io: MachineIo, log: Logger = defaultLogger,
+    backends: VirtioBackends = NO_BACKENDS,
+  ): Machine {
     const bus = new IoBus(log);
     const control = new SimpleRunControl();
     const accelConfig: AcceleratorConfig = { ram: memoryLayout(config.memoryBytes).ram, cpus: config.cpus, bus, control };
@@ -65,6 +75,11 @@ export class Machine {
     const accel = createAccelerator(candidates, accelConfig, platform, log);
     machine = new Machine(config, accel, bus, platform, control);
     try {
+      machine.virtio = VirtioMachine.attach({
+        config: virtioConfigOf(config), backends, bus, accel, router: platform.router, log,
+        writeConsole: (bytes) => io.writeConsole(bytes),
+        wake: () => io.wake?.(),
+      });
       loadKernel(config, images, accel);
     } catch (e) {
       accel.destroy();
@@ -85,7 +100,9 @@ export class Machine {
     let allHalted = true;
     for (const vcpu of this.accel.vcpus) {
       this.platform.beforeRun(vcpu.index);
+      this.virtio?.beforeRun(this.platform.msUntilNextTimer());
       const stop = vcpu.run();
+      this.virtio?.afterRun();
       const outcome = this.interpret(vcpu.index, stop);
       if (outcome) return outcome;
       if (stop.kind !== 'halted') allHalted = false;

@@ -3,6 +3,7 @@
  * data only: it crosses into the machine worker thread by structured clone.
  */
 import { MIN_RAM_SIZE } from './memory-layout';
+import type { VirtioConfig } from './virtio-config';
 
 export type AccelName = 'kvm' | 'tcg';
 
@@ -17,7 +18,8 @@ export type KernelFormat =
   /** A flat binary for test guests: loaded at `load`, entered at `entry` in the given mode. */
   | { kind: 'raw'; load: number; entry: number; mode: 16 | 32 | 64 };
 
-export interface VmConfig {
+/** The virtio fields (machine type, disks, nets, rng, console) are optional: virtioConfigOf() fills the defaults. */
+export interface VmConfig extends Partial<VirtioConfig> {
   kernelPath: string;
   kernelFormat: KernelFormat;
   initrdPath?: string;

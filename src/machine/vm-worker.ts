@@ -15,6 +15,8 @@ import { HostToWorker, WorkerToHost, CpuSummary } from './vm-protocol';
 import { AccelName, VmConfig } from './vm-config';
 import { formatRegisters } from './format-registers';
 import { createLogger } from '../log';
+import { NO_BACKENDS, VirtioBackends, closeVirtioBackends, openVirtioBackends } from './virtio-backends';
+import { virtioConfigOf } from './virtio-config';
 
 const port = parentPort;
 if (!port) throw new Error('vm-worker.ts must run as a worker thread');
@@ -29,6 +31,8 @@ let ownsConsoleFd = false;
 let running = false;
 let roundScheduled = false;
 let idleTimer: NodeJS.Timeout | undefined;
+/** Disk images and TAPs: opened once at start, kept across resets, closed at the end. */
+let backends: VirtioBackends = NO_BACKENDS;
 
 function post(msg: WorkerToHost): void {
   port!.postMessage(msg);
@@ -51,7 +55,29 @@ function writeConsole(bytes: Uint8Array): void {
 }
 
 function build(): Machine {
-  return Machine.create(config, images, candidates, { writeConsole }, log);
+  return Machine.create(config, images, candidates, { writeConsole, wake: schedule }, log, backends);
+}
+
+/**
+ * Reset: a new Machine from the same config and the same open disks. Disk
+ * requests in flight write into the old machine's RAM, so they finish first.
+ */
+async function rebuild(): Promise<void> {
+  const old = machine;
+  machine = undefined;
+  if (old) {
+    await old.virtio?.drain();
+    old.destroy();
+  }
+  machine = build();
+}
+
+/** Machine gone: let in-flight disk writes land, then release image locks and TAPs. */
+async function releaseBackends(old: Machine | undefined): Promise<void> {
+  await old?.virtio?.drain();
+  const b = backends;
+  backends = NO_BACKENDS;
+  await closeVirtioBackends(b);
 }
 
 function schedule(): void {
@@ -63,9 +89,12 @@ function schedule(): void {
 
 function end(result: RoundResult & { kind: 'end' }): void {
   running = false;
-  machine?.destroy();
+  const old = machine;
   machine = undefined;
-  post({ type: 'end', end: result.end });
+  void releaseBackends(old).finally(() => {
+    old?.destroy();
+    post({ type: 'end', end: result.end });
+  });
 }
 
 function round(): void {
@@ -91,11 +120,11 @@ function round(): void {
         end({ kind: 'end', end: { kind: 'no-reboot', cause: r.cause } });
         return;
       }
-      machine.destroy();
-      machine = build();
-      // QEMU reports a triple fault as a guest reset too.
-      post({ type: 'event', event: 'RESET', data: { guest: true, reason: 'guest-reset' } });
-      schedule();
+      rebuild().then(() => {
+        // QEMU reports a triple fault as a guest reset too.
+        post({ type: 'event', event: 'RESET', data: { guest: true, reason: 'guest-reset' } });
+        schedule();
+      }, (e: unknown) => end({ kind: 'end', end: { kind: 'error', message: e instanceof Error ? e.message : String(e) } }));
       return;
     case 'end':
       if (r.end.kind === 'poweroff') post({ type: 'event', event: 'SHUTDOWN', data: { guest: true, reason: 'guest-shutdown' } });
@@ -133,15 +162,23 @@ port.on('message', (msg: HostToWorker) => {
         consoleFd = openSync(config.serial.path, 'w');
         ownsConsoleFd = true;
       }
-      try {
-        machine = build();
-      } catch (e) {
-        post({ type: 'fatal', message: e instanceof Error ? e.message : String(e) });
-        return;
-      }
-      post({ type: 'started', accel: machine.accel.name, vcpuFds: vcpuFds(machine), threadId });
-      running = !msg.paused;
-      schedule();
+      const paused = msg.paused;
+      // Disks open asynchronously (and take their locks) before the first machine is built.
+      openVirtioBackends(virtioConfigOf(config), log).then((opened) => {
+        backends = opened;
+        let m: Machine;
+        try {
+          m = build();
+        } catch (e) {
+          void releaseBackends(undefined);
+          post({ type: 'fatal', message: e instanceof Error ? e.message : String(e) });
+          return;
+        }
+        machine = m;
+        post({ type: 'started', accel: m.accel.name, vcpuFds: vcpuFds(m), threadId });
+        running = !paused;
+        schedule();
+      }, (e: unknown) => post({ type: 'fatal', message: e instanceof Error ? e.message : String(e) }));
       return;
     }
     case 'pause':
@@ -157,26 +194,31 @@ port.on('message', (msg: HostToWorker) => {
       schedule();
       return;
     case 'reset':
-      reply(msg.id, () => {
-        machine?.destroy();
-        machine = build();
-        post({ type: 'started', accel: machine.accel.name, vcpuFds: vcpuFds(machine), threadId });
-      });
-      schedule();
+      rebuild().then(() => {
+        reply(msg.id, () => {
+          if (machine) post({ type: 'started', accel: machine.accel.name, vcpuFds: vcpuFds(machine), threadId });
+        });
+        schedule();
+      }, (e: unknown) => reply(msg.id, () => { throw e; }));
       return;
     case 'powerdown':
       reply(msg.id, () => machine?.platform.pressPowerButton());
       schedule();
       return;
-    case 'quit':
+    case 'quit': {
       running = false;
-      machine?.destroy();
+      const old = machine;
       machine = undefined;
-      if (ownsConsoleFd && consoleFd !== null) closeSync(consoleFd);
-      reply(msg.id, () => undefined);
+      void releaseBackends(old).finally(() => {
+        old?.destroy();
+        if (ownsConsoleFd && consoleFd !== null) closeSync(consoleFd);
+        reply(msg.id, () => undefined);
+      });
       return;
+    }
     case 'serial-input':
       machine?.platform.serial.enqueueInput(msg.bytes);
+      machine?.virtio?.enqueueConsoleInput(msg.bytes);
       schedule();
       return;
     case 'info-registers':
