@@ -8,6 +8,8 @@ import { EventEmitter } from 'node:events';
 import { Accel, BlockDeviceInfo, ChardevInfo, RunState, VcpuInfo, VmControl, VmEvent } from '../qmp/vm-control';
 import { VmHost } from './vm-host';
 import { VmConfig } from './vm-config';
+import { virtioBlockDevices } from './virtio-block-info';
+import { virtioConfigOf } from './virtio-config';
 
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
@@ -104,7 +106,7 @@ export class QmpVm implements VmControl {
   }
 
   blockDevices(): BlockDeviceInfo[] {
-    return [];
+    return virtioBlockDevices(virtioConfigOf(this.config));
   }
 
   chardevs(): ChardevInfo[] {
