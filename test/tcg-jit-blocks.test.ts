@@ -8,6 +8,7 @@
  */
 import t from 'tap';
 import { CpuInterruptSource } from '../src/tcg-fallback/cpu-interrupt-port';
+import type { MmioDevice } from '../src/devices/bus';
 import { CODE, PT, PTE_P, PTE_RW, TIERS, labelAddress, machine, runProgram, snapshot } from './tcg-jit-support';
 
 const SELF_MODIFY_CURRENT_BLOCK = `
@@ -158,12 +159,16 @@ t.test('a fault in the middle of a block leaves precise state', async (t) => {
   t.same(states[2], states[0]);
 });
 
-/** An interrupt source that raises vector 0x30 once the CPU has retired `after` instructions. */
-class CountingSource implements CpuInterruptSource {
+/** An interrupt source a device raises (vector 0x30) by an MMIO write, as a LAPIC self-IPI would. */
+class MmioRaisedSource implements CpuInterruptSource, MmioDevice {
+  pending = false;
   delivered = false;
-  constructor(private readonly count: () => number, private readonly after: number) {}
-  hasPendingInterrupt(): boolean { return !this.delivered && this.count() >= this.after; }
-  acknowledgeInterrupt(): number { this.delivered = true; return 0x30; }
+  writes = 0;
+  constructor(private readonly raiseOnWrite: number) {}
+  mmioRead(_offset: number, data: Uint8Array): void { data.fill(0); }
+  mmioWrite(): void { if (++this.writes === this.raiseOnWrite) this.pending = true; }
+  hasPendingInterrupt(): boolean { return this.pending; }
+  acknowledgeInterrupt(): number { this.pending = false; this.delivered = true; return 0x30; }
   takeNmi(): boolean { return false; }
   takeInit(): boolean { return false; }
   takeStartup(): number | undefined { return undefined; }
@@ -171,11 +176,14 @@ class CountingSource implements CpuInterruptSource {
   setTpr(): void { /* no TPR */ }
 }
 
+const MMIO_PAGE = 0xfee00000;
 const LOOP = `
+  mov rbx, 0x1ff000
   xor ecx, ecx
 again:
   add eax, 1
-  add ebx, 2
+  mov dword ptr [rbx], ecx
+after_store:
   add edx, 3
   inc ecx
   cmp ecx, 1000
@@ -184,23 +192,25 @@ done:
   nop
 `;
 
-t.test('interrupts are taken at block boundaries', async (t) => {
+t.test('an interrupt raised mid-block is taken at the next block boundary', async (t) => {
   const again = labelAddress(LOOP, 'again');
+  const afterStore = labelAddress(LOOP, 'after_store');
   for (const tier of TIERS) {
     const m = machine(tier);
     const cpu = m.cpu;
+    // Linear 0x1ff000 -> the device's page (not RAM).
+    m.mem.writeU32(PT + 0x1ff * 8, MMIO_PAGE | PTE_P | PTE_RW);
+    const src = new MmioRaisedSource(50);
+    cpu.bus.registerMmio(MMIO_PAGE, 4096, src, 'test-irq');
     cpu.eflagsSys |= 0x200; // IF
-    const src = new CountingSource(() => cpu.instructionCount, 100);
     cpu.interruptSource = src;
-    let at = -1, retiredAt = -1;
-    cpu.deliver = (c, vector, _code, _soft, rip) => { if (vector === 0x30) { at = rip; retiredAt = c.instructionCount; } };
+    let at = -1, eax = -1;
+    cpu.deliver = (c, vector, _code, _soft, rip) => { if (vector === 0x30) { at = rip; eax = c.lo[0]; } };
     runProgram(m, LOOP);
     t.ok(src.delivered, `${tier}: delivered`);
-    if (tier === 'interp') t.equal(retiredAt, 100, 'interpreter: at the first instruction boundary');
-    else {
-      t.equal(at, again, `${tier}: at the start of a block`);
-      t.ok(retiredAt >= 100 && retiredAt < 100 + 6, `${tier}: within one block of the request (${retiredAt})`);
-    }
+    t.equal(eax, 50, `${tier}: in the iteration of the 50th store`);
+    if (tier === 'interp') t.equal(at, afterStore, 'interpreter: at the next instruction boundary');
+    else t.equal(at, again, `${tier}: at the end of the block that stored`);
     t.equal(cpu.lo[1], 1000, `${tier}: the loop finished`);
   }
 });

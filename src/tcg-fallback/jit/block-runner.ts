@@ -60,7 +60,8 @@ export class BlockRunner {
           const fn = b.compiled;
           if (fn !== undefined && executed + count <= budget && !(stopAt > b.rip && stopAt <= b.lastInsnRip)) {
             running = b;
-            const retired = fn(cpu, cpu.lo, cpu.hi, cpu.flags, handlers, insns, b);
+            b.loopBase = 0;
+            const retired = fn(cpu, cpu.lo, cpu.hi, cpu.flags, handlers, insns, b, this.cache, budget - executed);
             running = undefined;
             executed += retired;
             cpu.instructionCount += retired;
@@ -90,7 +91,7 @@ export class BlockRunner {
       } catch (e) {
         if (running !== undefined) {
           // Precise state: cpu.rip is the faulting instruction; those before it retired.
-          const retired = retiredBefore(running, cpu.rip);
+          const retired = running.loopBase + retiredBefore(running, cpu.rip);
           executed += retired + 1;
           cpu.instructionCount += retired;
           this.blockInstructions += retired;

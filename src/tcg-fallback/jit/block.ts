@@ -29,6 +29,8 @@ export class Block {
   uncompilable = false;
   /** RIP of the last instruction: a stop address after the first instruction but up to here needs single steps. */
   lastInsnRip = 0;
+  /** Instructions retired by earlier iterations of a compiled self-loop still running (precise counts on a fault). */
+  loopBase = 0;
 
   constructor(
     /** Lookup key: physical address and code size (see blockKey). */

@@ -20,8 +20,11 @@ import type { DecodedInstruction } from '../decoder';
 import type { LazyFlags } from '../lazy-flags';
 import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../lazy-flags';
 import type { Block } from './block';
+import type { BlockCache } from './block-cache';
 
-export type CompiledBlock = (cpu: Cpu, lo: Uint32Array, hi: Uint32Array, f: LazyFlags, h: Handler[], ins: DecodedInstruction[], b: Block) => number;
+/** `limit`: most instructions to retire (a self-loop stops before exceeding it). Returns the number retired. */
+export type CompiledBlock = (cpu: Cpu, lo: Uint32Array, hi: Uint32Array, f: LazyFlags, h: Handler[], ins: DecodedInstruction[], b: Block,
+  c: BlockCache, limit: number) => number;
 
 const ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7;
 
@@ -184,7 +187,7 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
       out.push(`const ${v} = cpu.read(${i.segment}, ${ea}, ${s}); lo[${i.reg}] = ${v}; hi[${i.reg}] = ${s === 8 ? 'cpu.vhi' : '0'};`);
     } else {
       out.push(`cpu.write(${i.segment}, ${ea}, ${s}, lo[${i.reg}], ${s === 8 ? `hi[${i.reg}]` : '0'});`);
-      if (!last) out.push(`if (!b.valid) { cpu.rip = ${next}; return ${k + 1}; }`);
+      if (!last) out.push(`if (!b.valid) { cpu.rip = ${next}; return n + ${k + 1}; }`);
     }
     e.known = undefined;
     return false;
@@ -202,18 +205,24 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
         cond = cc === 4 ? `(${z})` : `!(${z})`;
       } else cond = `f.condition(${cc})`;
     }
+    if (selfLoopTarget(block) !== undefined) {
+      // Back edge to the block's own start: stay in this function while the budget allows and no device ran.
+      out.push(`if (${cond}) { n += ${k + 1}; if (n + ${k + 1} > lim || c.deviceEpoch !== ep) { cpu.rip = ${block.rip}; return n; } continue; }`);
+      out.push(`cpu.rip = ${next}; return n + ${k + 1};`);
+      return true;
+    }
     out.push(`if (${cond}) { ${e.precise(k)} cpu.branchTo(${raw}, ${i.opSize}); cpu.rip = cpu.nextRip; } else cpu.rip = ${next};`);
-    out.push(`return ${k + 1};`);
+    out.push(`return n + ${k + 1};`);
     return true;
   }
   // Anything else: the interpreter's handler on the decoded instruction.
   out.push(`${e.precise(k)} h[${k}](cpu, ins[${k}]);`);
   e.known = undefined;
   if (last) {
-    out.push(`cpu.rip = cpu.nextRip; if (cpu.interruptShadow > 0) cpu.interruptShadow--; return ${k + 1};`);
+    out.push(`cpu.rip = cpu.nextRip; if (cpu.interruptShadow > 0) cpu.interruptShadow--; return n + ${k + 1};`);
     return true;
   }
-  out.push(`if (cpu.nextRip !== ${next} || !b.valid) { cpu.rip = cpu.nextRip; return ${k + 1}; }`);
+  out.push(`if (cpu.nextRip !== ${next} || !b.valid) { cpu.rip = cpu.nextRip; return n + ${k + 1}; }`);
   return false;
 }
 
@@ -222,9 +231,28 @@ export function compileBlock(block: Block): CompiledBlock {
   const n = block.insns.length;
   let returned = false;
   for (let k = 0; k < n; k++) returned = emitInstruction(e, block, k);
-  if (!returned) e.out.push(`cpu.rip = ${block.nexts[n - 1]}; return ${n};`);
-  const source = `"use strict";\n${e.out.join('\n')}`;
-  return new Function('cpu', 'lo', 'hi', 'f', 'h', 'ins', 'b', source) as CompiledBlock;
+  if (!returned) e.out.push(`cpu.rip = ${block.nexts[n - 1]}; return n + ${n};`);
+  const body = selfLoopTarget(block) !== undefined
+    ? `let n = 0; const ep = c.deviceEpoch;\nfor (;;) {\nb.loopBase = n;\n${e.out.join('\n')}\n}`
+    : `const n = 0;\n${e.out.join('\n')}`;
+  return new Function('cpu', 'lo', 'hi', 'f', 'h', 'ins', 'b', 'c', 'lim', `"use strict";\n${body}`) as CompiledBlock;
+}
+
+/**
+ * The block's start when its last instruction is a JMP/Jcc back to it (a
+ * tight loop, run as a loop inside one generated function), else undefined.
+ */
+function selfLoopTarget(block: Block): number | undefined {
+  const k = block.insns.length - 1;
+  const i = block.insns[k];
+  const op = i.opcode;
+  const branch = (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f) || op === 0xeb || op === 0xe9;
+  if (!branch) return undefined;
+  const raw = block.nexts[k] + i.imm;
+  if (raw !== block.rip) return undefined;
+  // The target must need no truncation to the operand size (branchTo would change it).
+  if (block.codeSize !== 8 && (i.opSize === 2 ? (raw & 0xffff) !== raw : raw >>> 0 !== raw)) return undefined;
+  return raw;
 }
 
 /** Instructions of `block` retired before the one at `rip` (after an exception thrown from compiled code). */
