@@ -1,0 +1,94 @@
+// Shared by scripts/bench/blk and scripts/bench/net: boot the default guest
+// (scripts/build-guest) under tsvisor and under QEMU with the same kernel,
+// initrd, accelerator, memory and virtio devices, run a command through
+// /init's tsvisor.cmd, and collect the console.
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const { existsSync } = require('node:fs');
+const { homedir } = require('node:os');
+const { join } = require('node:path');
+
+const root = join(__dirname, '..', '..');
+const guestDir = join(homedir(), '.cache', 'tsvisor', 'guest-cloud');
+const kernel = join(guestDir, 'vmlinuz');
+const initrd = join(guestDir, 'initrd.img');
+
+function options(argv) {
+  const opt = (name, dflt) => { const k = argv.indexOf(`--${name}`); return k >= 0 ? argv[k + 1] : dflt; };
+  return {
+    accel: opt('accel', 'tcg'),
+    engines: opt('engines', 'tsvisor,qemu').split(','),
+    timeoutS: Number(opt('timeout', '3600')),
+    opt,
+  };
+}
+
+function requireGuest() {
+  if (!existsSync(kernel) || !existsSync(initrd)) {
+    console.error(`no default guest in ${guestDir}: run scripts/build-guest`);
+    process.exit(2);
+  }
+}
+
+function hasQemu() {
+  return spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status === 0;
+}
+
+/** The kernel command line: console, then the guest's steps with %20 for spaces. */
+function append(steps) {
+  return `console=ttyS0 panic=-1 tsvisor.cmd=${steps.join(';').replace(/ /g, '%20')}`;
+}
+
+/** tsvisor argv for the devices: { disks: [path], nets: [tapName] }. */
+function tsvisorArgs(accel, devices, steps) {
+  return [
+    join(root, 'bin', 'tsvisor'), 'run', '--kernel', kernel, '--initrd', initrd, '--accel', accel, '--machine', 'pc',
+    '--memory', '512M', '--no-reboot', '--serial', 'stdio', '--append', append(steps),
+    ...(devices.disks ?? []).flatMap((d) => ['--disk', d]),
+    ...(devices.nets ?? []).flatMap((n) => ['--net', `tap=${n},mac=52:54:00:77:00:02`]),
+  ];
+}
+
+/** The same machine for QEMU: pc, virtio-pci devices, no vhost (our data plane is in the VMM process too). */
+function qemuArgs(accel, devices, steps) {
+  return [
+    '-machine', 'pc', '-accel', accel, '-m', '512M', '-nodefaults', '-no-reboot', '-display', 'none', '-serial', 'stdio',
+    '-kernel', kernel, '-initrd', initrd, '-append', append(steps),
+    ...(devices.disks ?? []).flatMap((d, i) => ['-drive', `file=${d},if=none,id=d${i},format=raw,cache=writeback`, '-device', `virtio-blk-pci,drive=d${i}`]),
+    ...(devices.nets ?? []).flatMap((n, i) => ['-netdev', `tap,id=n${i},ifname=${n},script=no,downscript=no,vhost=off`, '-device', `virtio-net-pci,netdev=n${i},mac=52:54:00:77:00:02`]),
+  ];
+}
+
+/** Boots one engine; resolves with its console text. `prefix` runs the VMM inside e.g. `ip netns exec NS`. */
+function boot(engine, accel, devices, steps, timeoutS, prefix = []) {
+  const argv = engine === 'qemu'
+    ? [...prefix, 'qemu-system-x86_64', ...qemuArgs(accel, devices, steps)]
+    : [...prefix, process.execPath, ...tsvisorArgs(accel, devices, steps)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d.toString('latin1'); });
+    child.stderr.on('data', (d) => { out += d.toString('latin1'); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutS * 1000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      if (status !== 0) reject(new Error(`${engine} exited with ${status}; console tail:\n${out.slice(-2000)}`));
+      else resolve(out);
+    });
+  });
+}
+
+/** "N bytes (...) copied, T seconds, R MB/s" from busybox dd (or GNU dd): bytes / seconds, in MB/s. */
+function ddRate(text, label) {
+  const re = new RegExp(`${label}-begin[\\s\\S]*?(\\d+) bytes[^\\n]*copied, ([\\d.]+) s`);
+  const m = re.exec(text);
+  if (!m) return undefined;
+  return Number(m[1]) / Number(m[2]) / 1e6;
+}
+
+function ratio(a, b) {
+  return a && b ? (a / b).toFixed(2) : 'n/a';
+}
+
+module.exports = { root, options, requireGuest, hasQemu, boot, ddRate, ratio };
