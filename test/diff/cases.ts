@@ -87,6 +87,10 @@ function build(group: Group, seed: number, attempt: number): DiffCase {
     else if (group === 'segment') genSegment(g, bases);
     else INT_GEN[group]!(g);
   }
+  // End with JMP +0: it closes the software CPU's last block before stopAt, so
+  // its block compiler runs the block instead of handing it to the interpreter
+  // (a block that contains stopAt is interpreted).
+  g.emit([0xeb, 0x00]);
   if (g.bytes.length > PAGE_SIZE - 16) throw new Error('sequence too long');
   const stopAt = CODE + BigInt(g.bytes.length);
   const codePage = new Uint8Array(PAGE_SIZE).fill(0xcc);

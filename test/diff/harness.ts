@@ -5,10 +5,12 @@
 import { DiffCase, Group, makeCase } from './cases';
 import { CompareOptions, compareResults, describeCase } from './compare';
 import { runNative } from './native';
+import { Engine, withEngine } from './engines';
 import { RunUserMode, cloneState } from './layout';
 
 export interface GroupReport {
   group: Group;
+  engine: Engine;
   cases: number;
   mismatches: number;
   /** Cases where the host faulted (useful to see the fault paths got exercised). */
@@ -19,18 +21,18 @@ export interface GroupReport {
 
 const BATCH = 400;
 
-export function runGroup(group: Group, seeds: number[], runner: string, soft: RunUserMode, maxExamples = 3, opts: CompareOptions = {}): GroupReport {
-  const report: GroupReport = { group, cases: 0, mismatches: 0, hostExceptions: 0, examples: [] };
+export function runGroup(group: Group, seeds: number[], runner: string, soft: RunUserMode, maxExamples = 3, opts: CompareOptions = {}, engine: Engine = 'interp'): GroupReport {
+  const report: GroupReport = { group, engine, cases: 0, mismatches: 0, hostExceptions: 0, examples: [] };
   for (let b = 0; b < seeds.length; b += BATCH) {
     const cases = seeds.slice(b, b + BATCH).map((s) => makeCase(group, s));
     const native = runNative(runner, cases);
     cases.forEach((c, i) => {
       report.cases++;
       if (native[i].exception) report.hostExceptions++;
-      const diffs = runSoft(c, soft, native[i], opts);
+      const diffs = withEngine(engine, () => runSoft(c, soft, native[i], opts));
       if (diffs.length) {
         report.mismatches++;
-        if (report.examples.length < maxExamples) report.examples.push(describeCase(c, diffs));
+        if (report.examples.length < maxExamples) report.examples.push(`[engine ${engine}] ${describeCase(c, diffs)}`);
       }
     });
   }

@@ -7,10 +7,11 @@ import { Group, groupSupportedByHost, hostFeatures } from './cases';
 import { runGroup, seedRange } from './harness';
 import { buildRunner } from './native';
 import { loadSoftCpu } from './soft';
+import { ENGINES, Engine } from './engines';
 import { SUPPORTED_GROUPS } from './supported-groups';
 
-/** Sequences per group in `npm test`; scripts/fuzz-cpu runs as many as asked. */
-export const CASES_PER_GROUP = 1000;
+/** Sequences per group and engine in `npm test`; scripts/fuzz-cpu runs as many as asked. */
+export const CASES_PER_GROUP: Record<Engine, number> = { interp: 1000, jit: 500 };
 
 export function runDiffGroups(groups: Group[]): void {
   if (process.arch !== 'x64' || process.platform !== 'linux') {
@@ -38,13 +39,16 @@ export function runDiffGroups(groups: Group[]): void {
     // The todo goes on the assertion, not the subtest: tap does not run todo subtests at all.
     const todo = supported ? undefined : `group ${group} is not in test/diff/supported-groups.ts yet`;
     t.test(`group ${group}: software CPU matches the host`, async (tt) => {
-      const report = runGroup(group, seedRange(1, CASES_PER_GROUP), runner.path, soft.run);
-      const message = `${group}: ${report.mismatches}/${report.cases} cases differ (host faulted in ${report.hostExceptions})`;
-      if (todo && report.examples.length) tt.comment(`first mismatch of ${group}:\n${report.examples[0]}`);
-      tt.equal(report.mismatches, 0, message, {
-        todo,
-        diag: report.examples.length ? { examples: report.examples.join('\n\n') } : undefined,
-      });
+      // Both engines: the interpreter, and compiled blocks (compiled on first use).
+      for (const engine of ENGINES) {
+        const report = runGroup(group, seedRange(1, CASES_PER_GROUP[engine]), runner.path, soft.run, 3, {}, engine);
+        const message = `${group} (${engine}): ${report.mismatches}/${report.cases} cases differ (host faulted in ${report.hostExceptions})`;
+        if (todo && report.examples.length) tt.comment(`first mismatch of ${group} (${engine}):\n${report.examples[0]}`);
+        tt.equal(report.mismatches, 0, message, {
+          todo,
+          diag: report.examples.length ? { examples: report.examples.join('\n\n') } : undefined,
+        });
+      }
     });
   }
 }
