@@ -4,6 +4,9 @@
  * x2APIC, no SMEP/SMAP, no RDRAND. TSC-deadline only with a LAPIC model
  * attached (it implements that timer mode).
  */
+import { DEFAULT_TSC_HZ } from './clock-tsc';
+import { DEFAULT_APIC_BUS_HZ } from './lapic';
+
 export const CPUID_FAMILY = 6;
 export const CPUID_MODEL = 0x0f;
 export const CPUID_STEPPING = 1;
@@ -44,12 +47,25 @@ const BRAND = 'TSVisor TCG x86-64 software CPU'.padEnd(48, '\0');
 
 export interface CpuidResult { eax: number; ebx: number; ecx: number; edx: number }
 
-/** `tscDeadline`: the attached LAPIC implements the TSC-deadline timer mode. */
+/**
+ * Leaf 0x15 (TSC / core crystal clock): the TSC runs at TSC_HZ and the
+ * "crystal" is the LAPIC timer's bus clock. Linux then takes the TSC
+ * frequency and the LAPIC timer period from CPUID instead of calibrating
+ * them against the PIT, which fails on a slow, jittery software CPU (it
+ * marked the TSC unstable and disabled the APIC timer).
+ */
+const CRYSTAL_HZ = DEFAULT_APIC_BUS_HZ;
+const TSC_TO_CRYSTAL = DEFAULT_TSC_HZ / DEFAULT_APIC_BUS_HZ;
+
+/**
+ * `tscDeadline`: the attached LAPIC implements the TSC-deadline timer mode,
+ * and the TSC and LAPIC run at the platform's clocks (so leaf 0x15 is true).
+ */
 export function cpuid(leaf: number, subleaf: number, apicId: number, cpuCount: number, tscDeadline = false): CpuidResult {
   const r = { eax: 0, ebx: 0, ecx: 0, edx: 0 };
   switch (leaf >>> 0) {
     case 0:
-      r.eax = 7;
+      r.eax = tscDeadline ? 0x15 : 7;
       r.ebx = str4('Genu', 0); r.edx = str4('ineI', 0); r.ecx = str4('ntel', 0);
       break;
     case 1:
@@ -61,6 +77,9 @@ export function cpuid(leaf: number, subleaf: number, apicId: number, cpuCount: n
     case 7:
       // Subleaf 0: no structured extended features implemented.
       void subleaf;
+      break;
+    case 0x15:
+      if (tscDeadline) { r.eax = 1; r.ebx = TSC_TO_CRYSTAL; r.ecx = CRYSTAL_HZ; }
       break;
     case 0x40000000:
       r.eax = 0x40000000;

@@ -1,0 +1,16 @@
+import t from 'tap';
+import { cpuid } from '../src/tcg-fallback/cpuid';
+import { DEFAULT_TSC_HZ } from '../src/tcg-fallback/clock-tsc';
+import { DEFAULT_APIC_BUS_HZ } from '../src/tcg-fallback/lapic';
+
+t.test('leaf 0x15 gives Linux the TSC and LAPIC timer frequencies the platform really runs at', async (t) => {
+  t.equal(cpuid(0, 0, 0, 1, true).eax, 0x15, 'max basic leaf covers 0x15 when the platform TSC and LAPIC are attached');
+  const l15 = cpuid(0x15, 0, 0, 1, true);
+  t.equal(l15.ecx, DEFAULT_APIC_BUS_HZ, 'the crystal is the LAPIC timer clock (Linux sets lapic_timer_period from it)');
+  t.equal((l15.ecx * l15.ebx) / l15.eax, DEFAULT_TSC_HZ, 'crystal x ratio = the TSC rate RDTSC counts at');
+});
+
+t.test('without a platform TSC the leaf is not offered (it would be a lie)', async (t) => {
+  t.equal(cpuid(0, 0, 0, 1, false).eax, 7);
+  t.same(cpuid(0x15, 0, 0, 1, false), { eax: 0, ebx: 0, ecx: 0, edx: 0 });
+});
