@@ -15,9 +15,9 @@ const unresponsive: Record<'tcg' | 'kvm', string | undefined> = { tcg: undefined
  * timeout, and once one of those produced no output at all, the rest are not
  * run for that accelerator (each would only burn its timeout on shared cores).
  */
-function tsvisorVerdict(spec: (typeof GUESTS)[number], elf: string, accel: 'tcg' | 'kvm', expected: boolean): { ok: boolean; problems: string[]; output: string } {
+function tsvisorVerdict(spec: (typeof GUESTS)[number], elf: string, accel: 'tcg' | 'kvm', expected: boolean, engine?: 'interp' | 'jit'): { ok: boolean; problems: string[]; output: string } {
   if (!expected && unresponsive[accel]) return { ok: false, problems: [`not run: ${unresponsive[accel]}`], output: '' };
-  const run = runTsvisor(spec, elf, accel, expected ? 60000 : 10000);
+  const run = runTsvisor(spec, elf, accel, expected ? 60000 : 10000, engine);
   const v = judge(spec, run);
   if (!expected && run.timedOut && run.output.trim() === '') unresponsive[accel] = `tsvisor --accel ${accel} printed nothing in 10 s for ${spec.name}`;
   return { ...v, output: run.output };
@@ -40,10 +40,13 @@ if (noTools) {
 
       const tcgTodo = TSVISOR_PASSING.tcg.includes(spec.name) ? false : `${spec.name} is not in TSVISOR_PASSING.tcg (test/guests/guests.ts) yet`;
       // todo goes on the assertion: tap does not run todo subtests at all.
+      // Both software CPU engines: compiled blocks (tsvisor's default) and the interpreter.
       tt.test('tsvisor --accel tcg', async (s) => {
-        const v = tsvisorVerdict(spec, elf, 'tcg', !tcgTodo);
-        if (tcgTodo && !v.ok) s.comment(`${spec.name} under tsvisor tcg: ${v.problems.slice(0, 5).join('; ')}\n${tail(v.output, 8)}`);
-        s.ok(v.ok, `${spec.name} passes under tsvisor tcg`, { todo: tcgTodo || undefined, diag: v.ok ? undefined : { problems: v.problems.slice(0, 10), output: tail(v.output) } });
+        for (const engine of ['jit', 'interp'] as const) {
+          const v = tsvisorVerdict(spec, elf, 'tcg', !tcgTodo, engine);
+          if (tcgTodo && !v.ok) s.comment(`${spec.name} under tsvisor tcg (${engine}): ${v.problems.slice(0, 5).join('; ')}\n${tail(v.output, 8)}`);
+          s.ok(v.ok, `${spec.name} passes under tsvisor tcg (${engine})`, { todo: tcgTodo || undefined, diag: v.ok ? undefined : { problems: v.problems.slice(0, 10), output: tail(v.output) } });
+        }
       });
 
       const kvmSkip = !spec.kvmSized ? 'too slow for nested KVM here' : !kvmAvailable() ? '/dev/kvm missing' : false;

@@ -85,8 +85,8 @@ export function judge(spec: GuestSpec, run: GuestRun): Verdict {
   return { ok: problems.length === 0, problems };
 }
 
-function runCommand(cmd: string, args: string[], timeoutMs: number): GuestRun {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT });
+function runCommand(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): GuestRun {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT, env: env ?? process.env });
   const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT' || r.signal === 'SIGTERM';
   return { status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}`, timedOut };
 }
@@ -103,9 +103,11 @@ export function runQemu(spec: GuestSpec, elf: string, timeoutMs = 60000): GuestR
     '-serial', 'stdio', '-display', 'none', '-monitor', 'none'], timeoutMs);
 }
 
-export function runTsvisor(spec: GuestSpec, elf: string, accel: 'tcg' | 'kvm', timeoutMs = 60000): GuestRun {
+/** `engine` picks the software CPU's engine (TSVISOR_TCG); unset: tsvisor's default. */
+export function runTsvisor(spec: GuestSpec, elf: string, accel: 'tcg' | 'kvm', timeoutMs = 60000, engine?: 'interp' | 'jit'): GuestRun {
+  const env = engine ? { ...process.env, TSVISOR_TCG: engine } : process.env;
   return runCommand(join(REPO_ROOT, 'bin', 'tsvisor'), ['run', '--kernel', elf, '--accel', accel, '--serial', 'stdio',
-    '--memory', '128M', '--cpus', String(spec.cpus), '--no-reboot'], timeoutMs);
+    '--memory', '128M', '--cpus', String(spec.cpus), '--no-reboot'], timeoutMs, env);
 }
 
 export function kvmAvailable(): boolean {
