@@ -30,13 +30,22 @@ export class BlockRunner {
     this.cache = cache ?? BlockCache.forMemory(cpu.memory);
   }
 
+  /**
+   * True: every execute() call assumes devices may have written RAM since the
+   * last (the safe default for direct callers). The accelerator turns it off
+   * and calls noteDeviceAccess() once per time slice instead: device DMA
+   * happens on the event loop between slices or in response to a port/MMIO
+   * access (which bumps the epoch too), not in the clock's timer callbacks.
+   */
+  epochPerExecute = true;
+
   /** A device access happened (MMIO): RAM may have changed under cached code. */
   noteDeviceAccess(): void { this.cache.deviceEpoch++; }
 
   execute(budget: number, stopAt: number): number {
     const cpu = this.cpu;
-    // Devices (timers, DMA completions) may have run since the last call.
-    this.cache.deviceEpoch++;
+    // Devices (DMA completions) may have run since the last call.
+    if (this.epochPerExecute) this.cache.deviceEpoch++;
     let executed = 0;
     let prev: Block | undefined;
     /** The compiled block running, to count its retired instructions if it throws. */

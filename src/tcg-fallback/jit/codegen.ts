@@ -109,7 +109,26 @@ class Emitter {
     return true;
   }
 
-  /** Effective address expression for 16/32-bit addressing (same arithmetic as Cpu.effectiveAddress), or undefined. */
+  /**
+   * Effective address expression for 32- and 64-bit addressing (same
+   * arithmetic as Cpu.effectiveAddress, without its eaLo/eaHi side outputs,
+   * which only LEA reads), or undefined for 16-bit addressing. `next` is the
+   * instruction's fall-through RIP (RIP-relative operands are constants).
+   */
+  ea(i: DecodedInstruction, next: number): string | undefined {
+    if (i.addrSize === 8) {
+      if (i.ripRelative) return `${next + i.disp}`;
+      const l = this.fresh(), h = this.fresh(), v = this.fresh();
+      let lo = `${i.disp >>> 0}`, hi = `${i.disp < 0 ? -1 : 0}`;
+      if (i.base >= 0) { lo += ` + lo[${i.base}]`; hi += ` + hi[${i.base}]`; }
+      if (i.index >= 0) { lo += ` + lo[${i.index}] * ${1 << i.scale}`; hi += ` + hi[${i.index}] * ${1 << i.scale}`; }
+      this.out.push(`const ${l} = ${lo}; const ${h} = (${hi} + Math.floor(${l} / 4294967296)) | 0; const ${v} = ${h} * 4294967296 + (${l} >>> 0);`);
+      return v;
+    }
+    return this.ea32(i);
+  }
+
+  /** Effective address expression for 32-bit addressing, or undefined. */
   ea32(i: DecodedInstruction): string | undefined {
     if (i.addrSize !== 4 || i.ripRelative) return undefined;
     let e = `${i.disp}`;
@@ -153,6 +172,49 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
       if (e.alu(aluOp, size, dest, `lo[${dest}]`, size === 8 ? `hi[${dest}]` : '0', `${immLo}`, `${immHi}`, true)) return false;
     }
   }
+  // ALU with a memory operand: 01/03/.../39/3B (not ADC/SBB) and group 1 (81, 83), 32/64-bit.
+  const modrmAlu = op < 0x40 && (op & 7) <= 3 && (op & 4) === 0 && regOperand(i);
+  const immAlu = op === 0x81 || op === 0x83;
+  if ((modrmAlu || immAlu) && i.mod !== 3 && (i.opSize === 4 || i.opSize === 8)) {
+    const aluOp = immAlu ? i.regField : (op >> 3) & 7;
+    if (aluOp !== 2 && aluOp !== 3) {
+      const s = i.opSize;
+      out.push(e.precise(k));
+      const ea = e.ea(i, next) ?? `cpu.effectiveAddress(ins[${k}])`;
+      const m = e.fresh(), mh = e.fresh();
+      if (!immAlu && (op & 2) !== 0) {
+        // reg = reg op mem
+        out.push(`const ${m} = cpu.read(${i.segment}, ${ea}, ${s}), ${mh} = ${s === 8 ? 'cpu.vhi' : '0'};`);
+        e.alu(aluOp, s, i.reg, `lo[${i.reg}]`, s === 8 ? `hi[${i.reg}]` : '0', m, mh, true);
+      } else {
+        const bLo = immAlu ? `${i.imm >>> 0}` : `lo[${i.reg}]`;
+        const bHi = s !== 8 ? '0' : immAlu ? `${i.imm < 0 ? 0xffffffff : 0}` : `hi[${i.reg}]`;
+        if (aluOp === ALU_CMP) {
+          out.push(`const ${m} = cpu.read(${i.segment}, ${ea}, ${s}), ${mh} = ${s === 8 ? 'cpu.vhi' : '0'};`);
+          e.alu(aluOp, s, -1, m, mh, bLo, bHi, false);
+        } else {
+          // Read-modify-write: the write is checked before the read, as readRmForWrite does.
+          const lin = e.fresh();
+          out.push(`const ${lin} = cpu.linear(${i.segment}, ${ea}, ${s}, true); cpu.probeWrite(${lin}, ${s});`);
+          out.push(`const ${m} = cpu.readLinear(${lin}, ${s}), ${mh} = ${s === 8 ? 'cpu.vhi' : '0'};`);
+          e.alu(aluOp, s, -1, m, mh, bLo, bHi, false);
+          const res = e.known as KnownResult;
+          out.push(`cpu.writeLinear(${lin}, ${s}, ${res.lo}, ${res.hi ?? '0'});`);
+          if (!last) out.push(`if (!b.valid) { cpu.rip = ${next}; return n + ${k + 1}; }`);
+        }
+      }
+      return false;
+    }
+  }
+  // MOV r/m, imm32 to memory (C7 /0).
+  if (op === 0xc7 && i.mod !== 3 && i.regField === 0 && (i.opSize === 4 || i.opSize === 8)) {
+    const s = i.opSize;
+    out.push(e.precise(k));
+    const ea = e.ea(i, next) ?? `cpu.effectiveAddress(ins[${k}])`;
+    out.push(`cpu.write(${i.segment}, ${ea}, ${s}, ${i.imm >>> 0}, ${s === 8 && i.imm < 0 ? 0xffffffff : 0});`);
+    if (!last) out.push(`if (!b.valid) { cpu.rip = ${next}; return n + ${k + 1}; }`);
+    return false;
+  }
   // TEST r/m, reg with registers.
   if (op === 0x85 && i.mod === 3 && (i.opSize === 4 || i.opSize === 8)) {
     const s = i.opSize;
@@ -172,6 +234,16 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
     out.push(`lo[${r}] = ${i.imm >>> 0}; hi[${r}] = ${i.opSize === 8 ? i.immHi >>> 0 : 0};`);
     return false;
   }
+  // PUSH/POP of a register (50-5F).
+  if (op >= 0x50 && op <= 0x5f && (i.opSize === 4 || i.opSize === 8)) {
+    const r = (op & 7) | ((i.rex & 1) << 3);
+    const s = i.opSize;
+    out.push(e.precise(k));
+    if (op < 0x58) out.push(`cpu.push(${s}, lo[${r}], ${s === 8 ? `hi[${r}]` : '0'});`);
+    else { const v = e.fresh(); out.push(`const ${v} = cpu.pop(${s}); lo[${r}] = ${v}; hi[${r}] = ${s === 8 ? 'cpu.vhi' : '0'};`); }
+    if (!last && op < 0x58) out.push(`if (!b.valid) { cpu.rip = ${next}; return n + ${k + 1}; }`);
+    return false;
+  }
   // LEA with matching operand and address sizes.
   if (op === 0x8d && i.mod !== 3 && i.opSize === 4 && i.addrSize === 4) {
     const ea = e.ea32(i);
@@ -179,9 +251,9 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
   }
   // 32/64-bit loads and stores through the CPU's segment checks and TLB.
   if ((op === 0x8b || op === 0x89) && i.mod !== 3 && regOperand(i)) {
-    const ea = e.ea32(i) ?? `cpu.effectiveAddress(ins[${k}])`;
     const s = i.opSize;
     out.push(e.precise(k));
+    const ea = e.ea(i, next) ?? `cpu.effectiveAddress(ins[${k}])`;
     if (op === 0x8b) {
       const v = e.fresh();
       out.push(`const ${v} = cpu.read(${i.segment}, ${ea}, ${s}); lo[${i.reg}] = ${v}; hi[${i.reg}] = ${s === 8 ? 'cpu.vhi' : '0'};`);
