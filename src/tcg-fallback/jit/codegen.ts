@@ -19,6 +19,7 @@ import type { Cpu, Handler } from '../cpu';
 import type { DecodedInstruction } from '../decoder';
 import type { LazyFlags } from '../lazy-flags';
 import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../lazy-flags';
+import { TLB_MASK, TLB_SIZE } from '../mmu';
 import type { Block } from './block';
 import type { BlockCache } from './block-cache';
 
@@ -128,6 +129,40 @@ class Emitter {
     return this.ea32(i);
   }
 
+  /**
+   * A load of `size` (4 or 8) bytes with the TLB hit path inlined: in 64-bit
+   * code with a DS/ES/SS operand the linear address is the offset (if
+   * canonical), so a hit needs no call. Anything else (FS/GS, misses, MMIO,
+   * page-crossing, non-canonical) takes cpu.read, the interpreter's path.
+   * Returns the names of the low and high halves.
+   */
+  load(seg: number, ea: string, size: number): [string, string] {
+    const a = this.fresh(), v = this.fresh(), vh = this.fresh();
+    const slow = `${v} = cpu.read(${seg}, ${a}, ${size}); ${vh} = ${size === 8 ? 'cpu.vhi' : '0'};`;
+    this.out.push(`const ${a} = ${ea}; let ${v}, ${vh};`);
+    if (this.block.codeSize !== 8 || seg >= 4) { this.out.push(slow); return [v, vh]; }
+    const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
+    this.out.push(`if (${a} >= -140737488355328 && ${a} + ${size - 1} < 140737488355328 && (${a} & 4095) <= ${4096 - size}) {`,
+      `const ${vpn} = Math.floor(${a} / 4096), ${idx} = (cpu.cpl === 3 ? ${TLB_SIZE} : 0) + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
+      `if (T.tagRead[${idx}] === ${vpn} && ${view} !== undefined) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${v} = ${view}.getUint32(${p}, true); ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; }`,
+      `else { ${slow} } } else { ${slow} }`);
+    if (size === 8) this.out.push(`cpu.vhi = ${vh};`);
+    return [v, vh];
+  }
+
+  /** A store with the TLB hit path inlined (as load); stores into pages holding cached code take the slow path, which invalidates. */
+  store(seg: number, ea: string, size: number, v: string, vh: string): void {
+    const a = this.fresh();
+    const slow = `cpu.write(${seg}, ${a}, ${size}, ${v}, ${vh});`;
+    this.out.push(`const ${a} = ${ea};`);
+    if (this.block.codeSize !== 8 || seg >= 4) { this.out.push(slow); return; }
+    const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
+    this.out.push(`if (${a} >= -140737488355328 && ${a} + ${size - 1} < 140737488355328 && (${a} & 4095) <= ${4096 - size}) {`,
+      `const ${vpn} = Math.floor(${a} / 4096), ${idx} = (cpu.cpl === 3 ? ${TLB_SIZE} : 0) + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
+      `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${view}.setUint32(${p}, ${v} >>> 0, true); ${size === 8 ? `${view}.setUint32(${p} + 4, ${vh} >>> 0, true);` : ''} }`,
+      `else { ${slow} } } else { ${slow} }`);
+  }
+
   /** Effective address expression for 32-bit addressing, or undefined. */
   ea32(i: DecodedInstruction): string | undefined {
     if (i.addrSize !== 4 || i.ripRelative) return undefined;
@@ -184,14 +219,14 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
       const m = e.fresh(), mh = e.fresh();
       if (!immAlu && (op & 2) !== 0) {
         // reg = reg op mem
-        out.push(`const ${m} = cpu.read(${i.segment}, ${ea}, ${s}), ${mh} = ${s === 8 ? 'cpu.vhi' : '0'};`);
-        e.alu(aluOp, s, i.reg, `lo[${i.reg}]`, s === 8 ? `hi[${i.reg}]` : '0', m, mh, true);
+        const [mv, mvh] = e.load(i.segment, ea, s);
+        e.alu(aluOp, s, i.reg, `lo[${i.reg}]`, s === 8 ? `hi[${i.reg}]` : '0', mv, mvh, true);
       } else {
         const bLo = immAlu ? `${i.imm >>> 0}` : `lo[${i.reg}]`;
         const bHi = s !== 8 ? '0' : immAlu ? `${i.imm < 0 ? 0xffffffff : 0}` : `hi[${i.reg}]`;
         if (aluOp === ALU_CMP) {
-          out.push(`const ${m} = cpu.read(${i.segment}, ${ea}, ${s}), ${mh} = ${s === 8 ? 'cpu.vhi' : '0'};`);
-          e.alu(aluOp, s, -1, m, mh, bLo, bHi, false);
+          const [mv, mvh] = e.load(i.segment, ea, s);
+          e.alu(aluOp, s, -1, mv, mvh, bLo, bHi, false);
         } else {
           // Read-modify-write: the write is checked before the read, as readRmForWrite does.
           const lin = e.fresh();
@@ -255,10 +290,10 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
     out.push(e.precise(k));
     const ea = e.ea(i, next) ?? `cpu.effectiveAddress(ins[${k}])`;
     if (op === 0x8b) {
-      const v = e.fresh();
-      out.push(`const ${v} = cpu.read(${i.segment}, ${ea}, ${s}); lo[${i.reg}] = ${v}; hi[${i.reg}] = ${s === 8 ? 'cpu.vhi' : '0'};`);
+      const [v, vh] = e.load(i.segment, ea, s);
+      out.push(`lo[${i.reg}] = ${v}; hi[${i.reg}] = ${s === 8 ? vh : '0'};`);
     } else {
-      out.push(`cpu.write(${i.segment}, ${ea}, ${s}, lo[${i.reg}], ${s === 8 ? `hi[${i.reg}]` : '0'});`);
+      e.store(i.segment, ea, s, `lo[${i.reg}]`, s === 8 ? `hi[${i.reg}]` : '0');
       if (!last) out.push(`if (!b.valid) { cpu.rip = ${next}; return n + ${k + 1}; }`);
     }
     e.known = undefined;
@@ -305,8 +340,8 @@ export function compileBlock(block: Block): CompiledBlock {
   for (let k = 0; k < n; k++) returned = emitInstruction(e, block, k);
   if (!returned) e.out.push(`cpu.rip = ${block.nexts[n - 1]}; return n + ${n};`);
   const body = selfLoopTarget(block) !== undefined
-    ? `let n = 0; const ep = c.deviceEpoch;\nfor (;;) {\nb.loopBase = n;\n${e.out.join('\n')}\n}`
-    : `const n = 0;\n${e.out.join('\n')}`;
+    ? `const T = cpu.mmu, CP = c.codePages;\nlet n = 0; const ep = c.deviceEpoch;\nfor (;;) {\nb.loopBase = n;\n${e.out.join('\n')}\n}`
+    : `const T = cpu.mmu, CP = c.codePages;\nconst n = 0;\n${e.out.join('\n')}`;
   return new Function('cpu', 'lo', 'hi', 'f', 'h', 'ins', 'b', 'c', 'lim', `"use strict";\n${body}`) as CompiledBlock;
 }
 
