@@ -214,3 +214,32 @@ t.test('an interrupt raised mid-block is taken at the next block boundary', asyn
     t.equal(cpu.lo[1], 1000, `${tier}: the loop finished`);
   }
 });
+
+const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+
+/** Each condition after CMP and after TEST; bit n of EDX/ESI set when condition n was false. */
+function conditionProgram(): string {
+  let src = '  xor edx, edx\n  xor esi, esi\n';
+  CC.forEach((cc, n) => {
+    src += `  cmp eax, ebx\n  j${cc} 1f\n  or edx, ${1 << n}\n1:\n`;
+    src += `  test eax, ebx\n  j${cc} 1f\n  or esi, ${1 << n}\n1:\n`;
+  });
+  return `${src}done:\n  nop\n`;
+}
+
+t.test('conditions folded from a known CMP/TEST result agree with the lazy flags', async (t) => {
+  const values = [0, 1, 2, 0x7fffffff, 0x80000000, 0x80000001, 0xffffffff, 0xfffffffe, 0x12345678];
+  const src = conditionProgram();
+  for (const a of values) {
+    for (const b of values) {
+      const results = TIERS.map((tier) => {
+        const m = machine(tier);
+        m.cpu.lo[0] = a; m.cpu.lo[3] = b;
+        runProgram(m, src);
+        return `${m.cpu.lo[2].toString(16)}/${m.cpu.lo[6].toString(16)}`;
+      });
+      if (results[1] !== results[0] || results[2] !== results[0]) t.fail(`a=${a.toString(16)} b=${b.toString(16)}: ${results.join(' ')}`);
+    }
+  }
+  t.pass('every tier took the same branches');
+});

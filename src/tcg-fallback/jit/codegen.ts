@@ -30,7 +30,41 @@ export type CompiledBlock = (cpu: Cpu, lo: Uint32Array, hi: Uint32Array, f: Lazy
 const ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7;
 
 /** The last flag-producing result held in locals, so a following Jcc can test ZF without the lazy record. */
-interface KnownResult { lo: string; hi: string | undefined }
+interface KnownResult {
+  lo: string;
+  hi: string | undefined;
+  /** For 32-bit SUB/CMP and logic results: the lazy op and operands, so more conditions fold to comparisons. */
+  op?: number;
+  a?: string;
+  b?: string;
+}
+
+/** A condition code folded to a JS comparison on a known 32-bit SUB/CMP or logic result, or undefined. */
+function foldCondition(cc: number, k: KnownResult): string | undefined {
+  if (k.hi !== undefined) return undefined;
+  const r = k.lo, neg = `(${r} >>> 31) === 1`;
+  if (k.op === LAZY_SUB && k.a !== undefined && k.b !== undefined) {
+    const a = k.a, b = k.b;
+    switch (cc) {
+      case 2: return `${a} < ${b}`; case 3: return `${a} >= ${b}`;
+      case 6: return `${a} <= ${b}`; case 7: return `${a} > ${b}`;
+      case 8: return neg; case 9: return `!(${neg})`;
+      case 0xc: return `(${a} | 0) < (${b} | 0)`; case 0xd: return `(${a} | 0) >= (${b} | 0)`;
+      case 0xe: return `(${a} | 0) <= (${b} | 0)`; case 0xf: return `(${a} | 0) > (${b} | 0)`;
+      default: return undefined;
+    }
+  }
+  if (k.op === LAZY_LOGIC) {
+    switch (cc) {
+      case 2: return 'false'; case 3: return 'true';
+      case 6: return `${r} === 0`; case 7: return `${r} !== 0`;
+      case 8: case 0xc: return neg; case 9: case 0xd: return `!(${neg})`;
+      case 0xe: return `(${r} | 0) <= 0`; case 0xf: return `(${r} | 0) > 0`;
+      default: return undefined;
+    }
+  }
+  return undefined;
+}
 
 class Emitter {
   readonly out: string[] = [];
@@ -50,7 +84,7 @@ class Emitter {
 
   record(op: number, size: number, r: string, rh: string, a: string, ah: string, bb: string, bh: string, cin: string): void {
     this.out.push(`f.op = ${op}; f.size = ${size}; f.res = ${r}; f.resHi = ${rh}; f.a = ${a}; f.aHi = ${ah}; f.b = ${bb}; f.bHi = ${bh}; f.cin = ${cin}; f.hi = ${size === 8 ? rh : '0'};`);
-    this.known = { lo: r, hi: size === 8 ? rh : undefined };
+    this.known = { lo: r, hi: size === 8 ? rh : undefined, op, a, b: bb };
   }
 
   /** ALU op `op` on registers/immediates; writes `dest` unless CMP. Returns false when not handled. */
@@ -310,7 +344,7 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
       if ((cc === 4 || cc === 5) && known !== undefined) {
         const z = known.hi === undefined ? `${known.lo} === 0` : `(${known.lo} === 0 && ${known.hi} === 0)`;
         cond = cc === 4 ? `(${z})` : `!(${z})`;
-      } else cond = `f.condition(${cc})`;
+      } else cond = (known !== undefined ? foldCondition(cc, known) : undefined) ?? `f.condition(${cc})`;
     }
     if (selfLoopTarget(block) !== undefined) {
       // Back edge to the block's own start: stay in this function while the budget allows and no device ran.
