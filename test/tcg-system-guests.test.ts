@@ -33,7 +33,13 @@ if (noTools) {
       const elf = buildGuest(spec.name);
 
       tt.test('QEMU TCG reference', { skip: qemu ? false : 'qemu-system-x86_64 not installed' }, async (q) => {
-        const run = runQemu(spec, elf);
+        let run = runQemu(spec, elf);
+        // QEMU is the reference here, not the code under test: once, on a loaded CI host, a
+        // QEMU run of a guest that passes in 0.3 s sat for the whole timeout. One retry.
+        if (run.timedOut) {
+          q.comment(`${spec.name}: QEMU timed out; retrying once`);
+          run = runQemu(spec, elf);
+        }
         const v = judge(spec, run);
         q.ok(v.ok, `${spec.name} passes under QEMU`, { diag: v.ok ? undefined : { problems: v.problems, output: tail(run.output, 30) } });
       });
