@@ -19,7 +19,9 @@ static Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>().Utf8Value();
   if (name.size() >= IFNAMSIZ) ThrowType(env, "tapOpen: interface name longer than 15 bytes");
   uint32_t flags = ArgU32(info, 1, "flags");
-  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  // Non-blocking: a read blocked on an idle TAP would pin a libuv pool thread,
+  // and libuv joins those threads at process exit, so the VMM could never exit.
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) ThrowErrno(env, "open /dev/net/tun", errno);
   struct ifreq ifr;
   memset(&ifr, 0, sizeof(ifr));
@@ -55,11 +57,20 @@ static Napi::Value TapGetFlags(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<uint16_t>(ifr.ifr_flags));
 }
 
+// (fd): O_NONBLOCK on an inherited TAP fd, for the same reason as in tapOpen.
+static Napi::Value FdSetNonBlocking(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0, "fd");
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) ThrowErrno(info.Env(), "fcntl O_NONBLOCK", errno);
+  return info.Env().Undefined();
+}
+
 void RegisterTap(Napi::Env env, Napi::Object exports) {
   exports.Set("tapOpen", Napi::Function::New(env, TapOpen));
   exports.Set("tapSetVnetHdrSz", Napi::Function::New(env, TapSetVnetHdrSz));
   exports.Set("tapSetOffload", Napi::Function::New(env, TapSetOffload));
   exports.Set("tapGetFlags", Napi::Function::New(env, TapGetFlags));
+  exports.Set("fdSetNonBlocking", Napi::Function::New(env, FdSetNonBlocking));
 }
 
 }  // namespace tsvisor

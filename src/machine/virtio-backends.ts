@@ -8,7 +8,7 @@ import { FileBlockBackend } from '../devices/virtio/blk/block-backend';
 import { NetBackend } from '../devices/virtio/net/net-backend';
 import { TapBackend } from '../devices/virtio/net/tap-backend';
 import { Logger } from '../log';
-import { tapAddon } from '../kvm/tap';
+import { setTapNonBlocking, tapAddon } from '../kvm/tap';
 import { DiskConfig, NetConfig, VirtioConfig } from './virtio-config';
 
 export interface OpenDisk {
@@ -48,9 +48,13 @@ async function openDisk(disk: DiskConfig): Promise<OpenDisk> {
 
 function openNet(net: NetConfig, log: Logger): OpenNet {
   try {
-    const backend = net.kind === 'tap'
-      ? TapBackend.open(tapAddon(), net.name, log)
-      : TapBackend.fromFd(net.fd, { addon: tapAddon(), log });
+    let backend: TapBackend;
+    if (net.kind === 'tap') {
+      backend = TapBackend.open(tapAddon(), net.name, log);
+    } else {
+      setTapNonBlocking(net.fd);
+      backend = TapBackend.fromFd(net.fd, { addon: tapAddon(), log });
+    }
     return { config: net, backend };
   } catch (e) {
     const what = net.kind === 'tap' ? `tap ${net.name}` : `tap fd ${net.fd}`;
