@@ -7,7 +7,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assemble, toolchainMissing } from './helpers/assemble';
+import { assembleImage, toolchainMissing } from './helpers/assemble';
 import { runTsvisor } from './helpers/tsvisor-cli';
 import { probeKvm } from '../src/machine/accel-select';
 
@@ -20,11 +20,10 @@ const accels: { name: 'tcg' | 'kvm'; skip: string | false }[] = [
 ];
 const noTools = toolchainMissing();
 
+/** A flat image of test/guests/`file` linked at `loadAddress`; `prefix` is prepended (e.g. `MODE = 16`). */
 function build(file: string, bits: 32 | 64, loadAddress: number, prefix = ''): string {
-  const bytes = assemble(prefix + readFileSync(join(guestsDir, file), 'utf8'), { bits, loadAddress });
-  const out = join(work, `${file}-${bits}-${loadAddress.toString(16)}-${prefix.length}.bin`);
-  writeFileSync(out, bytes);
-  return out;
+  const source = prefix + readFileSync(join(guestsDir, file), 'utf8');
+  return assembleImage(source, { bits, output: 'binary', textAddress: loadAddress, includeDirs: [guestsDir] }).path;
 }
 
 for (const accel of accels) {

@@ -6,29 +6,12 @@
  * waking on an injected interrupt, and IRET.
  */
 .code32
+.include "raw-pic-init.inc"
 .globl _start
 _start:
   mov $stack_top, %esp
   lidt idt_descriptor
-  /* 8259 pair: ICW1..ICW4, master base 0x20, slave base 0x28, then mask all but IRQ 4. */
-  mov $0x11, %al
-  out %al, $0x20
-  out %al, $0xa0
-  mov $0x20, %al
-  out %al, $0x21
-  mov $0x28, %al
-  out %al, $0xa1
-  mov $0x04, %al
-  out %al, $0x21
-  mov $0x02, %al
-  out %al, $0xa1
-  mov $0x01, %al
-  out %al, $0x21
-  out %al, $0xa1
-  mov $0xef, %al
-  out %al, $0x21
-  mov $0xff, %al
-  out %al, $0xa1
+  PIC_INIT 0xef, 0xff               /* only IRQ 4 (COM1) unmasked */
   /* Build the IDT entry for vector 0x24: 32-bit interrupt gate to uart_isr. */
   mov $uart_isr, %eax
   mov $idt + 0x24 * 8, %edi

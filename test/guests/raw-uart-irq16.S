@@ -6,31 +6,14 @@
  * 0xc000 with CS=DS=SS=0.
  */
 .code16
+.include "raw-pic-init.inc"
 .globl _start
 _start:
   xor %ax, %ax
   mov %ax, %ds
   mov %ax, %ss
   mov $0xb000, %sp
-  /* 8259 pair: ICW1..ICW4, master base 0x20, slave base 0x28, then mask all but IRQ 4. */
-  mov $0x11, %al
-  out %al, $0x20
-  out %al, $0xa0
-  mov $0x20, %al
-  out %al, $0x21
-  mov $0x28, %al
-  out %al, $0xa1
-  mov $0x04, %al
-  out %al, $0x21
-  mov $0x02, %al
-  out %al, $0xa1
-  mov $0x01, %al
-  out %al, $0x21
-  out %al, $0xa1
-  mov $0xef, %al
-  out %al, $0x21
-  mov $0xff, %al
-  out %al, $0xa1
+  PIC_INIT 0xef, 0xff               /* only IRQ 4 (COM1) unmasked */
   /* IVT entry for vector 0x24: offset, then segment 0. */
   movw $uart_isr, 0x24 * 4
   movw $0, 0x24 * 4 + 2
