@@ -25,6 +25,8 @@ import { openVirtioBackends, closeVirtioBackends } from '../src/machine/virtio-b
 import { virtioConfigOf } from '../src/machine/virtio-config';
 import { acquireImageLock } from '../src/devices/virtio/blk/image-lock';
 import { Logger } from '../src/log';
+import { probeKvm } from '../src/machine/accel-select';
+import { readFile } from 'node:fs';
 
 const work = mkdtempSync(join(tmpdir(), 'tsvisor-virtio-'));
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -91,6 +93,29 @@ t.test('microvm: virtio-mmio windows at the DSDT slots, no PCI', async (t) => {
   } finally {
     m.destroy();
     await closeVirtioBackends(backends);
+  }
+});
+
+const kvm = probeKvm();
+t.test('KVM: an event-loop completion brings the vCPU back from an in-kernel HLT (loop waker)', { skip: kvm.openable ? false : `no KVM: ${kvm.problem}` }, async (t) => {
+  // cli; hlt; jmp hlt: with KVM's in-kernel LAPIC this never leaves KVM_RUN by itself.
+  const kernel = Uint8Array.from([0xfa, 0xf4, 0xeb, 0xfd]);
+  const config = machineConfig({ accel: ['kvm'], machine: 'pc', rng: true });
+  const m = Machine.create(config, { kernel }, ['kvm'], { writeConsole: () => undefined }, quiet);
+  try {
+    // Let the loop poll once, as the worker's has long before a guest runs (libuv registers its watchers lazily).
+    await new Promise((r) => setTimeout(r, 5));
+    let completions = 0;
+    for (let i = 0; i < 3; i++) {
+      const read = new Promise<void>((resolve) => readFile(haltGuest, () => { completions++; resolve(); }));
+      const started = Date.now();
+      const r = m.runOnce();
+      t.equal(r.kind, 'continue', `run ${i}: the vCPU came back (${Date.now() - started} ms)`);
+      await read;
+    }
+    t.equal(completions, 3, 'and each completion ran');
+  } finally {
+    m.destroy();
   }
 });
 
