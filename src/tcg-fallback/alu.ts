@@ -7,6 +7,10 @@ import {
   LazyFlags, LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, SIZE_MASK, SIGN_BIT, resultFlags,
 } from './lazy-flags';
 import { FLAG_CF, FLAG_OF, TWO_32 } from './cpu-constants';
+import { multiplySigned64, multiplyUnsigned64, product } from './mul64';
+
+/** The BigInt 64-bit multiply below stays as the reference; this switch selects the fast one. */
+const MUL64_FAST = true;
 
 /** Group-1 operations in ModRM.reg / opcode-row order. */
 export const ALU_ADD = 0, ALU_OR = 1, ALU_ADC = 2, ALU_SBB = 3, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7;
@@ -251,6 +255,15 @@ export class Multiplier {
   /** Multiplies and sets CF=OF when the high part is significant. */
   multiply(f: LazyFlags, signed: boolean, size: number, a: number, ah: number, b: number, bh: number): void {
     if (size !== 8) { multiplyNarrow(this, f, signed, size, a >>> 0, b >>> 0); return; }
+    if (MUL64_FAST) {
+      // BigInt-free 64-bit product (mul64.ts): same results, no allocation.
+      let overflow: boolean;
+      if (signed) overflow = multiplySigned64(a, ah, b, bh);
+      else { multiplyUnsigned64(a, ah, b, bh); overflow = product[2] !== 0 || product[3] !== 0; }
+      this.lo = product[0]; this.loHi = product[1]; this.high = product[2]; this.highHi = product[3];
+      f.setEager(resultFlags(size, this.lo, this.loHi) | (overflow ? FLAG_CF | FLAG_OF : 0));
+      return;
+    }
     const bits = BigInt(size * 8);
     const x = signed ? toBigSigned(a, ah, size) : toBig(a, size === 8 ? ah : 0);
     const y = signed ? toBigSigned(b, bh, size) : toBig(b, size === 8 ? bh : 0);
