@@ -79,16 +79,26 @@ function boot(engine, accel, devices, steps, timeoutS, prefix = []) {
   });
 }
 
-/** "N bytes (...) copied, T seconds, R MB/s" from busybox dd (or GNU dd): bytes / seconds, in MB/s. */
-function ddRate(text, label) {
-  const re = new RegExp(`${label}-begin[\\s\\S]*?(\\d+) bytes[^\\n]*copied, ([\\d.]+) s`);
-  const m = re.exec(text);
-  if (!m) return undefined;
-  return Number(m[1]) / Number(m[2]) / 1e6;
+/**
+ * Busybox dd is built without its timing line, so each measured step is
+ * bracketed with the guest's /proc/uptime (10 ms resolution; the guest clock
+ * follows host time under both VMMs): `echo LABEL-begin $(cat /proc/uptime)`.
+ */
+function mark(label, edge) {
+  return `echo ${label}-${edge} $(cat /proc/uptime)`;
+}
+
+/** MB/s for `bytes` moved between LABEL-begin and LABEL-end. */
+function rateBetween(text, label, bytes) {
+  const begin = new RegExp(`${label}-begin ([\\d.]+)`).exec(text);
+  const end = new RegExp(`${label}-end ([\\d.]+)`).exec(text);
+  if (!begin || !end) return undefined;
+  const seconds = Number(end[1]) - Number(begin[1]);
+  return seconds > 0 ? bytes / seconds / 1e6 : undefined;
 }
 
 function ratio(a, b) {
   return a && b ? (a / b).toFixed(2) : 'n/a';
 }
 
-module.exports = { root, options, requireGuest, hasQemu, boot, ddRate, ratio };
+module.exports = { root, options, requireGuest, hasQemu, boot, mark, rateBetween, ratio };
