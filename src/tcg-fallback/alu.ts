@@ -8,6 +8,7 @@ import {
 } from './lazy-flags';
 import { FLAG_CF, FLAG_OF, TWO_32 } from './cpu-constants';
 import { multiplySigned64, multiplyUnsigned64, product } from './mul64';
+import { rotateFast } from './rotate';
 
 /** The BigInt 64-bit multiply below stays as the reference; this switch selects the fast one. */
 const MUL64_FAST = true;
@@ -101,6 +102,7 @@ export function aluShift(f: LazyFlags, op: number, size: number, a: number, ah: 
   const count = rawCount & (size === 8 ? 63 : 31);
   if (count === 0) { f.hi = ah; return a; }
   if (op >= SH_SHL && (size === 8 || count < bits)) return shiftFast(f, op, size, a >>> 0, ah >>> 0, count);
+  if (op === SH_ROL || op === SH_ROR) return rotateFast(f, op === SH_ROR, size, a >>> 0, ah >>> 0, count);
   const big = toBig(a, size === 8 ? ah : 0);
   const mask = (1n << BigInt(bits)) - 1n;
   const top = BigInt(bits - 1);
