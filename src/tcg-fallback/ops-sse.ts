@@ -17,7 +17,7 @@ import { loadSource, src, storeToMemory, tmp, xmmViews, XmmViews } from './sse-o
 import { toInt32, toInt64, roundBy } from './sse-convert';
 import {
   mxcsrArith, intToFloat, minMaxOperands, compareFlags, conversionInput, isSignalingNaN32Bits, isSignalingNaN64Bits,
-  OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SQRT, MX_IE, MX_PE,
+  OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SQRT, MX_IE, MX_DE, MX_ZE, MX_PE,
 } from './sse-float';
 
 /** Collects MXCSR exception flags of one instruction. */
@@ -369,6 +369,9 @@ type BinaryKind = number | 'min' | 'max';
  */
 function commitFlags(cpu: Cpu, flags: number): void {
   if (flags === 0) return;
+  // An unmasked pre-computation exception (IE, DE, ZE) in any lane stops the instruction before
+  // the post-computation ones (OE, UE, PE) are detected in any lane (SDM 11.5.2).
+  if ((flags & ~(cpu.mxcsr >> 7) & (MX_IE | MX_DE | MX_ZE)) !== 0) flags &= MX_IE | MX_DE | MX_ZE;
   cpu.mxcsr |= flags;
   if ((flags & ~(cpu.mxcsr >> 7) & 0x3f) !== 0) throw new CpuException((cpu.cr4 & CR4_OSXMMEXCPT) !== 0 ? VEC_XM : VEC_UD, undefined);
 }
@@ -571,6 +574,9 @@ function cvts2si(cpu: Cpu, i: DecodedInstruction): void {
 
 /** Double -> float with rounding and flags (via v + -0, which is v; zeros and NaNs are handled here). */
 function narrow(cpu: Cpu, v: number, snan: boolean): number {
+  // DAZ first: a zeroed denormal converts to that zero (keeping its sign), and must not meet the
+  // -0 addend below, which would turn +0 into -0 when rounding down.
+  if (!Number.isNaN(v)) v = conversionInput(v, false, cpu.mxcsr, fpState);
   if (v === 0) return v;
   if (Number.isNaN(v)) {
     if (snan) fpState.flags |= MX_IE;

@@ -68,8 +68,10 @@ function exactResidual(op: number, a: number, b: number, r: number): number {
 
 /** Sign of (exact result - computed result): -1, 0 or 1 (NaN-free finite inputs). */
 function residual(op: number, a: number, b: number, r: number): number {
-  if (!Number.isFinite(r)) return 0;
-  if (op !== OP_ADD && op !== OP_SUB && (outOfSafeRange(a) || outOfSafeRange(r) || (op !== OP_SQRT && outOfSafeRange(b)))) {
+  // An infinite operand gives an exact result (infinity, zero or NaN); the error terms below would be NaN or garbage.
+  if (!Number.isFinite(r) || !Number.isFinite(a) || (op !== OP_SQRT && !Number.isFinite(b))) return 0;
+  // A zero product or quotient of nonzero operands underflowed completely: Dekker's terms are zero there too.
+  if (op !== OP_ADD && op !== OP_SUB && (outOfSafeRange(a) || outOfSafeRange(r) || r === 0 || (op !== OP_SQRT && outOfSafeRange(b)))) {
     // Dekker's error terms under- or overflow out here: compare exactly with BigInt instead (rare).
     return exactResidual(op, a, b, r);
   }
@@ -102,7 +104,8 @@ function nextUp64(v: number): number {
   if (Number.isNaN(v) || v === Infinity) return v;
   if (v === 0) return Number.MIN_VALUE;
   f64[0] = v;
-  if (v > 0) { if (++u32[0] === 0) u32[1]++; } else { if (u32[0]-- === 0) u32[1]--; }
+  // Carry/borrow between the words: test the stored (wrapped) low word, not the expression's value.
+  if (v > 0) { u32[0] = u32[0] + 1; if (u32[0] === 0) u32[1]++; } else { if (u32[0] === 0) u32[1]--; u32[0] = u32[0] - 1; }
   return f64[0];
 }
 function nextDown64(v: number): number { return -nextUp64(-v); }
@@ -155,7 +158,8 @@ export function mxcsrArith(op: number, a: number, b: number, single: boolean, mx
   // An invalid operation outranks (and suppresses) a denormal operand.
   if (Number.isNaN(r)) { state.flags |= (flags & ~MX_DE) | MX_IE; return r; }
   // Divide-by-zero outranks a denormal dividend.
-  if (op === OP_DIV && b === 0 && a !== 0) { state.flags |= (flags & ~MX_DE) | MX_ZE; return r; }
+  // Only a finite dividend divides by zero: infinity / 0 is an exact infinity (SDM 4.9.1.3).
+  if (op === OP_DIV && b === 0 && a !== 0 && Number.isFinite(a)) { state.flags |= (flags & ~MX_DE) | MX_ZE; return r; }
   const rc = (mxcsr >> 13) & 3;
   if (r === 0 && rc === 1 && (op === OP_ADD || op === OP_SUB)) {
     // An exact zero sum is -0 when rounding toward negative infinity, unless both addends are +0.
@@ -164,6 +168,7 @@ export function mxcsrArith(op: number, a: number, b: number, single: boolean, mx
   }
   // Sign of (exact - r) in the double computation.
   let dir = residual(op, a, b, r);
+  const dirRaw = dir;
   let out = r;
   if (single) {
     const f0 = Math.fround(r);
@@ -196,11 +201,36 @@ export function mxcsrArith(op: number, a: number, b: number, single: boolean, mx
   // Tininess after rounding (on the delivered result); the unbounded-exponent subtlety of the last ulp is not modelled.
   const tiny = out !== 0 && Math.abs(out) < (single ? MIN_NORMAL32 : MIN_NORMAL64);
   if (tiny || (out === 0 && dir !== 0)) {
-    if ((mxcsr & MX_FTZ) !== 0) { out = out < 0 || (out === 0 && 1 / out < 0) ? -0 : 0; flags |= MX_UE | MX_PE; }
+    // Unmasked, underflow is signalled on tininess alone; masked, only when also inexact (SDM 4.9.1.5).
+    if ((mxcsr & 0x800) === 0) {
+      // #XM follows and the handler sees the result rounded to full precision with an unbounded
+      // exponent: PE reports whether that rounding, not the denormalisation, was inexact.
+      flags = (flags & ~MX_PE) | MX_UE | (unboundedInexact(op, a, b, single, r, dirRaw) ? MX_PE : 0);
+    } else if ((mxcsr & MX_FTZ) !== 0) { out = out < 0 || (out === 0 && 1 / out < 0) ? -0 : 0; flags |= MX_UE | MX_PE; }
     else if (dir !== 0) flags |= MX_UE;
   }
   state.flags |= flags;
   return out;
+}
+
+/**
+ * Whether op(a, b), a tiny result, is inexact at full precision with an unbounded exponent. `r`
+ * and `dir` are the double computation and the sign of its error. Float results are products of
+ * floats, far from double's own tiny range, so r is already unbounded for them. A tiny double sum
+ * is always exact (both addends are multiples of 2^-1074); products and quotients are rescaled
+ * by powers of two (exact) out of the denormal range and recomputed.
+ */
+function unboundedInexact(op: number, a: number, b: number, single: boolean, r: number, dir: number): boolean {
+  if (single) return dir !== 0 || Math.fround(r * 2 ** 200) !== r * 2 ** 200;
+  if (op === OP_ADD || op === OP_SUB || op === OP_SQRT) return dir !== 0;
+  // A tiny product has both factors below 2^52 and a tiny quotient a dividend below 4, so these
+  // scalings cannot overflow, and they lift even denormal-by-denormal products into the normal range.
+  if (op === OP_MUL) {
+    const x = a * 2 ** 600, y = b * 2 ** 600;
+    return residual(OP_MUL, x, y, x * y) !== 0;
+  }
+  const x = a * 2 ** 600, y = Math.abs(b) > 1 ? b * 2 ** -600 : b;
+  return residual(OP_DIV, x, y, x / y) !== 0;
 }
 
 function directed64(r: number, dir: number, rc: number): number {
@@ -237,14 +267,34 @@ export function intToFloat(v: bigint, single: boolean, mxcsr: number, state: { f
     if (dirD !== 0) state.flags |= MX_PE;
     return directed64(d, dirD, (mxcsr >> 13) & 3);
   }
-  return mxcsrArith(OP_ADD, d, -0, true, mxcsr & ~MX_DAZ, state) + 0 * dirD;
+  // Round v to float32 exactly: Number(v) then fround could round twice, and the double's own
+  // rounding direction would be lost. Find the two floats around v and pick by the mode.
+  const rc = (mxcsr >> 13) & 3;
+  const f = Math.fround(d);
+  const c = v > BigInt(f) ? 1 : v < BigInt(f) ? -1 : 0;
+  if (c === 0) return f;
+  state.flags |= MX_PE;
+  const lo = c > 0 ? f : nextDown32(f), hi = c > 0 ? nextUp32(f) : f;
+  if (rc === 1) return lo;
+  if (rc === 2) return hi;
+  if (rc === 3) return v < 0n ? hi : lo;
+  const twice = 2n * v, mid = BigInt(lo) + BigInt(hi);
+  if (twice !== mid) return twice < mid ? lo : hi;
+  f32[0] = lo;
+  return (u32f[0] & 1) === 0 ? lo : hi;
 }
 
 /** MIN/MAX flags: IE for any NaN operand, DE for denormals (DAZ zeroes them first). Returns the possibly-DAZ'd operands. */
 export function minMaxOperands(a: number, b: number, single: boolean, mxcsr: number, state: { flags: number }): [number, number] {
   const daz = (mxcsr & MX_DAZ) !== 0;
-  // A NaN operand's invalid exception outranks (and suppresses) the denormal one.
-  if (Number.isNaN(a) || Number.isNaN(b)) { state.flags |= MX_IE; return [a, b]; }
+  // A NaN operand's invalid exception outranks (and suppresses) the denormal one; DAZ still
+  // zeroes the other operand, which MIN/MAX then return (the host returns +0 for NaN vs DAZ'd denormal).
+  if (Number.isNaN(a) || Number.isNaN(b)) {
+    state.flags |= MX_IE;
+    if (daz && isDenormal(a, single)) a = a < 0 ? -0 : 0;
+    if (daz && isDenormal(b, single)) b = b < 0 ? -0 : 0;
+    return [a, b];
+  }
   if (isDenormal(a, single)) { if (daz) a = a < 0 ? -0 : 0; else state.flags |= MX_DE; }
   if (isDenormal(b, single)) { if (daz) b = b < 0 ? -0 : 0; else state.flags |= MX_DE; }
   return [a, b];
