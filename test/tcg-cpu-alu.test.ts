@@ -94,6 +94,9 @@ t.test('bit operations', async (t) => {
   t.equal(r.reg('rdx'), 0n);
   t.equal(r.reg('rsi'), 63n);
   t.equal(r.reg('rdi'), 1n);
+  // Without BMI1 in CPUID, F3 0F BC is BSF: a zero source leaves the destination alone (TZCNT would write 64).
+  r = run('mov rsi, 5\nxor eax, eax\ntzcnt rsi, rax');
+  t.equal(r.reg('rsi'), 5n, 'TZCNT runs as BSF');
   r = run('mov eax, 0x10\nbts eax, 0\nbtr eax, 4\nbtc eax, 31');
   t.equal(r.reg('rax'), 0x80000001n);
   r = run('mov rsi, 0x600000\nmov ecx, 35\nbts dword ptr [rsi], ecx');

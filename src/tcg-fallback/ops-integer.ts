@@ -506,7 +506,7 @@ function setCarryKeepOthers(cpu: Cpu, cf: boolean): void {
   cpu.flags.setEager(cf ? f | FLAG_CF : f & ~FLAG_CF);
 }
 
-/** BSF/BSR and TZCNT/LZCNT (F3 prefix). */
+/** BSF/BSR and LZCNT (F3 0F BD). */
 function bitScan(cpu: Cpu, i: DecodedInstruction, reverse: boolean): void {
   const size = i.opSize;
   const lo = cpu.readRm(i, size);
@@ -522,8 +522,9 @@ function bitScan(cpu: Cpu, i: DecodedInstruction, reverse: boolean): void {
     else if (size === 8 && hi !== 0) index = 32 + 31 - Math.clz32(hi & -hi);
   }
   const zero = index < 0;
-  if (i.rep === 0xf3) {
-    // TZCNT / LZCNT: count, CF = source was zero, ZF = result is zero.
+  // LZCNT (ABM, reported by CPUID): count, CF = source was zero, ZF = result is zero. F3 0F BC
+  // stays BSF: TZCNT is BMI1, which CPUID does not report, and a CPU without it ignores the REP.
+  if (i.rep === 0xf3 && reverse) {
     const count = zero ? bits : reverse ? bits - 1 - index : index;
     const f = cpu.flags.arith() & ~(FLAG_CF | FLAG_ZF);
     cpu.flags.setEager(f | (zero ? FLAG_CF : 0) | (count === 0 ? FLAG_ZF : 0));

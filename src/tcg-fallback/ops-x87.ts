@@ -11,7 +11,7 @@ import { CR0_EM, CR0_TS, FLAG_CF, FLAG_PF, FLAG_ZF, VEC_NM, VEC_UD } from './cpu
 import { FpuState } from './fpu-state';
 import { doubleToExtended, extendedToDouble } from './fpu-convert';
 import { roundBy, int64ToNumber } from './sse-convert';
-import { nextDown32, nextUp32 } from './sse-float';
+import { nextDown32, nextUp32, roundedArith, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SQRT } from './sse-float';
 
 const C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000;
 const ud = (): never => { throw new CpuException(VEC_UD, undefined); };
@@ -46,15 +46,19 @@ function setCompareFlags(cpu: Cpu, a: number, b: number): void {
   cpu.flags.setEager(fl);
 }
 
-/** The eight arithmetic forms in ModRM.reg order: FADD FMUL FCOM FCOMP FSUB FSUBR FDIV FDIVR. */
-function arith(op: number, a: number, b: number): number {
+/**
+ * The eight arithmetic forms in ModRM.reg order: FADD FMUL FCOM FCOMP FSUB FSUBR FDIV FDIVR,
+ * rounded by the control word's RC (FLDCW can select a directed mode).
+ */
+function arith(f: FpuState, op: number, a: number, b: number): number {
+  const rc = (f.control >> 10) & 3;
   switch (op) {
-    case 0: return a + b;
-    case 1: return a * b;
-    case 4: return a - b;
-    case 5: return b - a;
-    case 6: return a / b;
-    default: return b / a;
+    case 0: return roundedArith(OP_ADD, a, b, rc);
+    case 1: return roundedArith(OP_MUL, a, b, rc);
+    case 4: return roundedArith(OP_SUB, a, b, rc);
+    case 5: return roundedArith(OP_SUB, b, a, rc);
+    case 6: return roundedArith(OP_DIV, a, b, rc);
+    default: return roundedArith(OP_DIV, b, a, rc);
   }
 }
 
@@ -173,7 +177,7 @@ function x87(cpu: Cpu, i: DecodedInstruction): void {
         const kinds = ['f32', 'i32', 'f64', 'i16'] as const;
         const v = readMemFloat(cpu, i, kinds[op >> 1]);
         if (r === 2 || r === 3) { setCompare(f, st(f, 0), v); if (r === 3) pop(f); }
-        else setSt(f, 0, arith(r, st(f, 0), v));
+        else setSt(f, 0, arith(f, r, st(f, 0), v));
         return;
       }
       case 1:
@@ -191,7 +195,7 @@ function x87(cpu: Cpu, i: DecodedInstruction): void {
       case 3:
         switch (r) {
           case 0: push(f, readMemFloat(cpu, i, 'i32')); return;
-          case 1: writeMemInt(cpu, i, 4, st(f, 0), true); pop(f); return;
+          case 1: ud(); return; // FISTTP m32: SSE3, not reported by CPUID
           case 2: writeMemInt(cpu, i, 4, st(f, 0), false); return;
           case 3: writeMemInt(cpu, i, 4, st(f, 0), false); pop(f); return;
           case 5: push(f, readMemFloat(cpu, i, 'f80')); return;
@@ -202,7 +206,7 @@ function x87(cpu: Cpu, i: DecodedInstruction): void {
       case 5:
         switch (r) {
           case 0: push(f, readMemFloat(cpu, i, 'f64')); return;
-          case 1: writeMemInt(cpu, i, 8, st(f, 0), true); pop(f); return;
+          case 1: ud(); return; // FISTTP m64: SSE3, not reported by CPUID
           case 2: writeMemFloat(cpu, i, 'f64', st(f, 0)); return;
           case 3: writeMemFloat(cpu, i, 'f64', st(f, 0)); pop(f); return;
           case 4: loadEnvironment(cpu, i, true); return;
@@ -214,7 +218,7 @@ function x87(cpu: Cpu, i: DecodedInstruction): void {
       default: // DF
         switch (r) {
           case 0: push(f, readMemFloat(cpu, i, 'i16')); return;
-          case 1: writeMemInt(cpu, i, 2, st(f, 0), true); pop(f); return;
+          case 1: ud(); return; // FISTTP m16: SSE3, not reported by CPUID
           case 2: writeMemInt(cpu, i, 2, st(f, 0), false); return;
           case 3: writeMemInt(cpu, i, 2, st(f, 0), false); pop(f); return;
           case 5: push(f, readMemFloat(cpu, i, 'i64')); return;
@@ -227,7 +231,7 @@ function x87(cpu: Cpu, i: DecodedInstruction): void {
   switch (op) {
     case 0:
       if (r === 2 || r === 3) { setCompare(f, st(f, 0), st(f, sti)); if (r === 3) pop(f); }
-      else setSt(f, 0, arith(r, st(f, 0), st(f, sti)));
+      else setSt(f, 0, arith(f, r, st(f, 0), st(f, sti)));
       return;
     case 1:
       if (r === 0) { push(f, st(f, sti)); return; }
@@ -265,7 +269,7 @@ function x87(cpu: Cpu, i: DecodedInstruction): void {
     case 4:
       if (r === 2 || r === 3) { setCompare(f, st(f, 0), st(f, sti)); if (r === 3) pop(f); return; }
       // DC/DE: ST(i) = ST(i) op ST(0) where the SUB/SUBR and DIV/DIVR encodings are swapped (r ^ 1).
-      setSt(f, sti, arith(r ^ (r >= 4 ? 1 : 0), st(f, sti), st(f, 0)));
+      setSt(f, sti, arith(f, r ^ (r >= 4 ? 1 : 0), st(f, sti), st(f, 0)));
       return;
     case 5:
       switch (r) {
@@ -280,7 +284,7 @@ function x87(cpu: Cpu, i: DecodedInstruction): void {
     case 6:
       if (r === 3 && sti === 1) { setCompare(f, st(f, 0), st(f, 1)); pop(f); pop(f); return; }
       if (r === 2 || r === 3) ud();
-      setSt(f, sti, arith(r ^ (r >= 4 ? 1 : 0), st(f, sti), st(f, 0)));
+      setSt(f, sti, arith(f, r ^ (r >= 4 ? 1 : 0), st(f, sti), st(f, 0)));
       pop(f);
       return;
     default:
@@ -332,9 +336,13 @@ function transcendental(f: FpuState, n: number): void {
     case 6: f.top = (f.top - 1) & 7; return; // FDECSTP
     case 7: f.top = (f.top + 1) & 7; return; // FINCSTP
     case 9: setSt(f, 1, b * Math.log2(a + 1)); pop(f); return; // FYL2XP1
-    case 10: setSt(f, 0, Math.sqrt(a)); return;
+    case 10: setSt(f, 0, roundedArith(OP_SQRT, a, 0, (f.control >> 10) & 3)); return;
     case 11: setSt(f, 0, Math.sin(a)); push(f, Math.cos(a)); return; // FSINCOS
-    case 12: setSt(f, 0, Number.isFinite(a) ? roundBy((f.control >> 10) & 3, a) : a); return; // FRNDINT by the control word's RC
+    case 12: { // FRNDINT by the control word's RC; a zero result keeps the operand's sign (-0.3 -> -0)
+      const v = Number.isFinite(a) ? roundBy((f.control >> 10) & 3, a) : a;
+      setSt(f, 0, v === 0 ? (a < 0 || Object.is(a, -0) ? -0 : 0) : v);
+      return;
+    }
     case 13: setSt(f, 0, a * Math.pow(2, Math.trunc(b))); return; // FSCALE
     case 14: setSt(f, 0, Math.sin(a)); return;
     default: setSt(f, 0, Math.cos(a)); return;

@@ -214,6 +214,33 @@ export function mxcsrArith(op: number, a: number, b: number, single: boolean, mx
 }
 
 /**
+ * op(a, b) on doubles rounded by `rc` (the x87's rounding control at double precision): no flags.
+ * The directed modes step the round-to-nearest result by the sign of its exact error, an exact
+ * zero sum is -0 when rounding down, and overflow stops at the largest finite value where the
+ * mode rounds away from infinity.
+ */
+export function roundedArith(op: number, a: number, b: number, rc: number): number {
+  let r: number;
+  switch (op) {
+    case OP_ADD: r = a + b; break;
+    case OP_SUB: r = a - b; break;
+    case OP_MUL: r = a * b; break;
+    case OP_DIV: r = a / b; break;
+    default: r = Math.sqrt(a);
+  }
+  if (rc === 0 || Number.isNaN(r)) return r;
+  if (r === 0 && rc === 1 && (op === OP_ADD || op === OP_SUB)) {
+    const eb = op === OP_SUB ? -b : b;
+    return Object.is(a, 0) && Object.is(eb, 0) ? 0 : -0;
+  }
+  if (!Number.isFinite(r)) {
+    const finiteIn = Number.isFinite(a) && (op === OP_SQRT || Number.isFinite(b)) && !(op === OP_DIV && b === 0);
+    return finiteIn ? overflowResult(r, rc, Number.MAX_VALUE) : r;
+  }
+  return directed64(r, residual(op, a, b, r), rc);
+}
+
+/**
  * Whether op(a, b), a tiny result, is inexact at full precision with an unbounded exponent. `r`
  * and `dir` are the double computation and the sign of its error. Float results are products of
  * floats, far from double's own tiny range, so r is already unbounded for them. A tiny double sum

@@ -37,7 +37,6 @@ export function hostFeatures(): Set<string> {
 
 /** Groups whose instructions the host cannot run are not generated at all. */
 export function groupSupportedByHost(group: Group, features: Set<string>): string | undefined {
-  if (group === 'x87' && !features.has('pni')) return 'host lacks SSE3 (FISTTP)';
   if (group === 'atomic' && !features.has('cx16')) return 'host lacks CMPXCHG16B';
   return undefined;
 }

@@ -165,8 +165,8 @@ export function genBitOps(g: SeqBuilder): void {
   const { prefixes, w } = sizePrefix(size);
   const btFlags: FlagEffect = { writes: CF, undef: OF | SF | AF | PF };
   let pick = r.int(9);
-  // Without LZCNT/TZCNT (abm, bmi1), POPCNT or MOVBE on the host, fall back to BSF/BSR.
-  if ((pick === 3 && !(hostHas('abm') && hostHas('bmi1'))) || (pick === 4 && !hostHas('popcnt')) || (pick === 6 && !hostHas('movbe'))) pick = 2;
+  // Without LZCNT (abm), POPCNT or MOVBE on the host, fall back to BSF/BSR.
+  if ((pick === 3 && !hostHas('abm')) || (pick === 4 && !hostHas('popcnt')) || (pick === 6 && !hostHas('movbe'))) pick = 2;
   switch (pick) {
     case 0: case 1: { // BT/BTS/BTR/BTC
       const op = r.int(4);
@@ -186,8 +186,9 @@ export function genBitOps(g: SeqBuilder): void {
     case 2: // BSF / BSR
       g.emitModRm({ prefixes, opcode: [0x0f, r.pick([0xbc, 0xbd])], regField: g.gpr(size), rm: g.rm(size, 0.25), w }, { writes: ZF, undef: CF | OF | SF | AF | PF });
       return;
-    case 3: // TZCNT / LZCNT
-      g.emitModRm({ prefixes: [0xf3, ...prefixes], opcode: [0x0f, r.pick([0xbc, 0xbd])], regField: g.gpr(size), rm: g.rm(size, 0.25), w }, { writes: CF | ZF, undef: OF | SF | AF | PF });
+    case 3: // LZCNT. Not TZCNT: it is BMI1, which the software CPU's CPUID lacks, so there F3 0F BC is
+      // BSF (REP ignored) while a BMI1 host counts; BSF itself is case 2.
+      g.emitModRm({ prefixes: [0xf3, ...prefixes], opcode: [0x0f, 0xbd], regField: g.gpr(size), rm: g.rm(size, 0.25), w }, { writes: CF | ZF, undef: OF | SF | AF | PF });
       return;
     case 4: // POPCNT clears OF SF AF CF PF and sets ZF
       g.emitModRm({ prefixes: [0xf3, ...prefixes], opcode: [0x0f, 0xb8], regField: g.gpr(size), rm: g.rm(size, 0.25), w }, ALL_FLAGS);
