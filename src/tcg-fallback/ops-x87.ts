@@ -1,13 +1,14 @@
 /**
  * x87 floating point on JavaScript doubles (53-bit significands instead of
  * 64: results can differ from hardware in the last bits of extended
- * precision). Stack faults and unmasked x87 exceptions are not modelled;
+ * precision). Stack faults are not modelled, and of the unmasked x87
+ * exceptions only divide-by-zero (#MF at the next waiting instruction);
  * invalid operations produce NaN like the masked response.
  */
 import type { Cpu, Handler } from './cpu';
 import type { DecodedInstruction } from './decoder';
 import { CpuException } from './cpu-exception';
-import { CR0_EM, CR0_TS, FLAG_CF, FLAG_PF, FLAG_ZF, VEC_NM, VEC_UD } from './cpu-constants';
+import { CR0_EM, CR0_NE, CR0_TS, FLAG_CF, FLAG_PF, FLAG_ZF, VEC_MF, VEC_NM, VEC_UD } from './cpu-constants';
 import { FpuState } from './fpu-state';
 import { doubleToExtended, extendedToDouble } from './fpu-convert';
 import { roundBy, int64ToNumber } from './sse-convert';
@@ -46,12 +47,39 @@ function setCompareFlags(cpu: Cpu, a: number, b: number): void {
   cpu.flags.setEager(fl);
 }
 
+const FSW_ZE = 0x4, FSW_ES = 0x80, FSW_B = 0x8000;
+/** Set by arith when an unmasked exception leaves the destination (and the stack) unchanged. */
+let suppressed = false;
+
+/** FNINIT, FNCLEX, FNSTCW, FNSTSW, FNSTENV and FNSAVE do not check for a pending x87 exception. */
+function nonWaiting(i: DecodedInstruction): boolean {
+  const op = i.opcode & 7, r = i.regField;
+  if (i.mod !== 3) return (op === 1 || op === 5) && (r === 6 || r === 7);
+  return (op === 3 && r === 4 && ((i.rm & 7) === 2 || (i.rm & 7) === 3)) || (op === 7 && r === 4 && (i.rm & 7) === 0);
+}
+
+/** A pending unmasked exception (FSW.ES) raises #MF at a waiting instruction; with CR0.NE=0 the FERR# pin path is not modelled. */
+function checkPending(cpu: Cpu): void {
+  if ((cpu.fpu.status & FSW_ES) !== 0 && (cpu.cr0 & CR0_NE) !== 0) throw new CpuException(VEC_MF, undefined);
+}
+
 /**
  * The eight arithmetic forms in ModRM.reg order: FADD FMUL FCOM FCOMP FSUB FSUBR FDIV FDIVR,
  * rounded by the control word's RC (FLDCW can select a directed mode).
  */
 function arith(f: FpuState, op: number, a: number, b: number): number {
   const rc = (f.control >> 10) & 3;
+  suppressed = false;
+  // Divide-by-zero (a finite nonzero dividend over zero) is the one x87 exception modelled: ZE is
+  // recorded; unmasked, ES and B are set too, the destination is left alone, and #MF waits for the
+  // next waiting instruction (SDM 8.6).
+  if (op >= 6) {
+    const [n, d] = op === 6 ? [a, b] : [b, a];
+    if (d === 0 && n !== 0 && Number.isFinite(n)) {
+      f.status |= FSW_ZE;
+      if ((f.control & FSW_ZE) === 0) { f.status |= FSW_ES | FSW_B; suppressed = true; return NaN; }
+    }
+  }
   switch (op) {
     case 0: return roundedArith(OP_ADD, a, b, rc);
     case 1: return roundedArith(OP_MUL, a, b, rc);
@@ -167,6 +195,7 @@ const CONSTANTS = [1, Math.log2(10), Math.LOG2E, Math.PI, Math.log10(2), Math.LN
 
 function x87(cpu: Cpu, i: DecodedInstruction): void {
   if ((cpu.cr0 & (CR0_EM | CR0_TS)) !== 0) throw new CpuException(VEC_NM, undefined);
+  if (!nonWaiting(i)) checkPending(cpu);
   const f = cpu.fpu;
   const op = i.opcode & 7;
   const r = i.regField;
@@ -177,7 +206,7 @@ function x87(cpu: Cpu, i: DecodedInstruction): void {
         const kinds = ['f32', 'i32', 'f64', 'i16'] as const;
         const v = readMemFloat(cpu, i, kinds[op >> 1]);
         if (r === 2 || r === 3) { setCompare(f, st(f, 0), v); if (r === 3) pop(f); }
-        else setSt(f, 0, arith(f, r, st(f, 0), v));
+        else { const res = arith(f, r, st(f, 0), v); if (!suppressed) setSt(f, 0, res); }
         return;
       }
       case 1:
@@ -231,7 +260,7 @@ function x87(cpu: Cpu, i: DecodedInstruction): void {
   switch (op) {
     case 0:
       if (r === 2 || r === 3) { setCompare(f, st(f, 0), st(f, sti)); if (r === 3) pop(f); }
-      else setSt(f, 0, arith(f, r, st(f, 0), st(f, sti)));
+      else { const res = arith(f, r, st(f, 0), st(f, sti)); if (!suppressed) setSt(f, 0, res); }
       return;
     case 1:
       if (r === 0) { push(f, st(f, sti)); return; }
@@ -269,7 +298,7 @@ function x87(cpu: Cpu, i: DecodedInstruction): void {
     case 4:
       if (r === 2 || r === 3) { setCompare(f, st(f, 0), st(f, sti)); if (r === 3) pop(f); return; }
       // DC/DE: ST(i) = ST(i) op ST(0) where the SUB/SUBR and DIV/DIVR encodings are swapped (r ^ 1).
-      setSt(f, sti, arith(f, r ^ (r >= 4 ? 1 : 0), st(f, sti), st(f, 0)));
+      { const res = arith(f, r ^ (r >= 4 ? 1 : 0), st(f, sti), st(f, 0)); if (!suppressed) setSt(f, sti, res); }
       return;
     case 5:
       switch (r) {
@@ -284,8 +313,7 @@ function x87(cpu: Cpu, i: DecodedInstruction): void {
     case 6:
       if (r === 3 && sti === 1) { setCompare(f, st(f, 0), st(f, 1)); pop(f); pop(f); return; }
       if (r === 2 || r === 3) ud();
-      setSt(f, sti, arith(f, r ^ (r >= 4 ? 1 : 0), st(f, sti), st(f, 0)));
-      pop(f);
+      { const res = arith(f, r ^ (r >= 4 ? 1 : 0), st(f, sti), st(f, 0)); if (!suppressed) { setSt(f, sti, res); pop(f); } }
       return;
     default:
       if (r === 4 && sti === 0) { cpu.setReg(2, 0, f.statusWord(), 0); return; }
@@ -353,5 +381,6 @@ export function registerX87Ops(t: Handler[]): void {
   for (let op = 0xd8; op <= 0xdf; op++) t[op] = x87;
   t[0x9b] = (cpu) => {
     if ((cpu.cr0 & (CR0_TS | 0x2)) === (CR0_TS | 0x2)) throw new CpuException(VEC_NM, undefined);
+    checkPending(cpu);
   };
 }
