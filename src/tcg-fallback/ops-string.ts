@@ -60,10 +60,11 @@ function stringOp(cpu: Cpu, i: DecodedInstruction, kind: number): void {
         break;
       }
       case KIND_CMPS: {
-        const a = cpu.read(srcSeg, cpu.regAddress(6, as), size);
-        const ah = cpu.vhi;
+        // ES:[rDI] is read first: when both operands fault, the host reports the destination's #PF.
         const b = cpu.read(SEG_ES, cpu.regAddress(7, as), size);
-        aluBinary(cpu.flags, ALU_CMP, size, a, ah, b, cpu.vhi);
+        const bh = cpu.vhi;
+        const a = cpu.read(srcSeg, cpu.regAddress(6, as), size);
+        aluBinary(cpu.flags, ALU_CMP, size, a, cpu.vhi, b, bh);
         advance(cpu, 6, as, delta);
         advance(cpu, 7, as, delta);
         break;

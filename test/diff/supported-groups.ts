@@ -7,5 +7,5 @@
 import { Group } from './cases';
 
 export const SUPPORTED_GROUPS: readonly Group[] = [
-  'alu', 'shift', 'muldiv', 'bitops', 'flow', 'mov', 'atomic', 'string', 'stack', 'segment', 'misc', 'privileged', 'sse-int',
+  'alu', 'shift', 'muldiv', 'bitops', 'flow', 'mov', 'atomic', 'string', 'stack', 'segment', 'misc', 'privileged', 'sse-int', 'sse-fp', 'x87',
 ];
