@@ -65,6 +65,21 @@ for (const accel of accels) {
   });
 }
 
+t.test('a Multiboot kernel gets the magic, its command line and the initrd as its one module', { skip: noTools || false }, async (t) => {
+  const elf = assembleImage({ file: join(guestsDir, 'mb-info.S') }, { elf32: true }).path;
+  const initrd = join(work, 'mb-module.txt');
+  writeFileSync(initrd, 'module bytes arrive intact\n');
+  for (const accel of accels) {
+    if (accel.skip) {
+      t.comment(`skipping ${accel.name}: ${accel.skip}`);
+      continue;
+    }
+    const r = await runTsvisor(['run', '--kernel', elf, '--initrd', initrd, '--append', 'hello multiboot', '--accel', accel.name]);
+    t.equal(r.stdout, 'cmdline: hello multiboot\nmodule: module bytes arrive intact\n', `${accel.name}: what the guest read from the info structure`);
+    t.equal(r.status, 1, `${accel.name}: every check in the guest passed`);
+  }
+});
+
 t.test('--serial file: and none send the console where asked', { skip: noTools || false }, async (t) => {
   const image = build('raw-modes.S', 64, 0x100000, 'MODE = 64\n');
   const out = join(work, 'console.txt');
