@@ -3,6 +3,8 @@
  * The native runner maps the pages at exactly these addresses, so pointers
  * in registers and RIP-relative operands mean the same on both sides.
  */
+import type { UserModeState, UserModeResult } from '../../src/tcg-fallback/user-mode-runner';
+
 export const PAGE_SIZE = 4096;
 export const CODE = 0x10000000n;
 /** Two adjacent writable data pages, so accesses can straddle a page boundary. */
@@ -21,23 +23,8 @@ export const CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80, DF = 0x400, OF
 export const ARITH_FLAGS = CF | PF | AF | ZF | SF | OF;
 export const COMPARED_FLAGS = ARITH_FLAGS | DF;
 
-/** Mirror of the software CPU's user-mode interface (src/tcg-fallback/user-mode-runner.ts). */
-export interface UserModeState {
-  gpr: bigint[];
-  rip: bigint;
-  rflags: bigint;
-  xmm: Uint8Array;
-  mxcsr: number;
-  x87?: { st: number[]; top: number; control: number; status: number; tag: number };
-  fsBase: bigint;
-  gsBase: bigint;
-}
-
-export interface UserModeResult {
-  state: UserModeState;
-  exception?: { vector: number; errorCode?: number; address?: bigint };
-  instructionsExecuted: number;
-}
+/** The software CPU's user-mode interface, which the harness drives. */
+export type { UserModeState, UserModeResult };
 
 export interface PageSpec { address: bigint; bytes: Uint8Array; writable: boolean; executable: boolean }
 
