@@ -17,11 +17,13 @@ import { formatRegisters } from './format-registers';
 import { createLogger } from '../log';
 import { NO_BACKENDS, VirtioBackends, closeVirtioBackends, openVirtioBackends } from './virtio-backends';
 import { virtioConfigOf } from './virtio-config';
+import { startProfilerFromEnv } from './worker-profiler';
 
 const port = parentPort;
 if (!port) throw new Error('vm-worker.ts must run as a worker thread');
 
 const log = createLogger('');
+const stopProfiler = startProfilerFromEnv();
 let machine: Machine | undefined;
 let config: VmConfig;
 let images: MachineImages;
@@ -89,6 +91,7 @@ function schedule(): void {
 
 function end(result: RoundResult & { kind: 'end' }): void {
   running = false;
+  stopProfiler?.();
   const old = machine;
   machine = undefined;
   void releaseBackends(old).finally(() => {

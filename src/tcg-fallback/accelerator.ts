@@ -16,6 +16,7 @@ import { deliverInterrupt } from './interrupt-delivery';
 import { SegmentCache } from './segment-cache';
 import { BlockCache } from './jit/block-cache';
 import { engineFromEnv } from './jit/mode';
+import { RipSampler } from './rip-sampler';
 import { addressFromBig, addressToBig, ApicMsrs, ApicBaseMsr } from './msr';
 import {
   CR0_PG, EFER_LMA, EFER_LME, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS,
@@ -59,6 +60,7 @@ class NullRouter implements InterruptRouter {
 
 export class TcgVcpu implements Vcpu {
   readonly cpu: Cpu;
+  private readonly ripSampler = RipSampler.fromEnv();
 
   constructor(readonly index: number, memory: GuestMemory, private readonly config: AcceleratorConfig, private readonly sliceMs: number,
     source: CpuInterruptSource | undefined, apicMsrs: ApicMsrs | undefined, private readonly platform: TcgPlatform | undefined) {
@@ -82,6 +84,7 @@ export class TcgVcpu implements Vcpu {
     const deadline = performance.now() + this.sliceMs;
     // The event loop ran since the last slice: device DMA may have rewritten cached code.
     cpu.jit?.noteDeviceAccess();
+    this.ripSampler?.resume();
     try {
       for (;;) {
         if (control.stopRequested) return { kind: 'kicked' };
@@ -92,6 +95,7 @@ export class TcgVcpu implements Vcpu {
           if (!cpu.takeInterrupt()) return { kind: 'halted' };
         }
         cpu.execute(CHUNK);
+        this.ripSampler?.sample(cpu.rip);
         if (cpu.stopReason !== undefined) {
           const reason = cpu.stopReason;
           cpu.stopReason = undefined;

@@ -3,6 +3,12 @@
  * when this CPU implements it: no SSE3 or later, no MMX, no XSAVE/AVX, no
  * x2APIC, no SMEP/SMAP, no RDRAND. TSC-deadline only with a LAPIC model
  * attached (it implements that timer mode).
+ *
+ * The TSC is reported invariant (it follows the virtual clock, whatever the
+ * CPU does) and IA32_TSC_ADJUST exists. With both, Linux trusts the TSC and
+ * does not run the clocksource watchdog against jiffies: on a software CPU
+ * timer ticks arrive late, jiffies lag, and the watchdog would otherwise
+ * mark the TSC unstable and drop the kernel onto the jiffies clocksource.
  */
 import { DEFAULT_TSC_HZ } from './clock-tsc';
 import { DEFAULT_APIC_BUS_HZ } from './lapic';
@@ -33,6 +39,9 @@ const FEAT1_EDX =
   (1 << 24) | // FXSR
   (1 << 25) | // SSE
   (1 << 26);  // SSE2
+
+const LEAF7_EBX_TSC_ADJUST = 1 << 1;
+const EXT7_EDX_INVARIANT_TSC = 1 << 8;
 
 const EXT1_ECX = (1 << 0) /* LAHF/SAHF in 64-bit mode */ | (1 << 5) /* LZCNT */;
 const EXT1_EDX = (1 << 11) /* SYSCALL */ | (1 << 20) /* NX */ | (1 << 26) /* 1 GiB pages */ | (1 << 27) /* RDTSCP */ | (1 << 29) /* LM */;
@@ -75,8 +84,8 @@ export function cpuid(leaf: number, subleaf: number, apicId: number, cpuCount: n
       r.edx = FEAT1_EDX >>> 0;
       break;
     case 7:
-      // Subleaf 0: no structured extended features implemented.
-      void subleaf;
+      // Subleaf 0: IA32_TSC_ADJUST only.
+      if (subleaf === 0) r.ebx = LEAF7_EBX_TSC_ADJUST;
       break;
     case 0x15:
       if (tscDeadline) { r.eax = 1; r.ebx = TSC_TO_CRYSTAL; r.ecx = CRYSTAL_HZ; }
@@ -92,6 +101,7 @@ export function cpuid(leaf: number, subleaf: number, apicId: number, cpuCount: n
       r.eax = str4(BRAND, base); r.ebx = str4(BRAND, base + 4); r.ecx = str4(BRAND, base + 8); r.edx = str4(BRAND, base + 12);
       break;
     }
+    case 0x80000007: r.edx = EXT7_EDX_INVARIANT_TSC; break;
     case 0x80000008: r.eax = 40 | (48 << 8); break;
     default: break;
   }

@@ -6,6 +6,8 @@ export class MsrState {
   sfmask = 0n;
   kernelGsBase = 0n;
   tscAux = 0n;
+  /** IA32_TSC_ADJUST: the sum of the guest's changes to the TSC (SDM 17.17.3). */
+  tscAdjust = 0n;
   /** Power-on PAT (SDM 11.12.4). */
   pat = 0x0007040600070406n;
   sysenterCs = 0n;

@@ -7,6 +7,7 @@ import { CpuException } from './cpu-exception';
 import { EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, SEG_FS, SEG_GS, VEC_GP, TWO_32, CR0_PG } from './cpu-constants';
 
 export const MSR_TSC = 0x10;
+export const MSR_TSC_ADJUST = 0x3b;
 export const MSR_APIC_BASE = 0x1b;
 export const MSR_MTRRCAP = 0xfe;
 export const MSR_SYSENTER_CS = 0x174;
@@ -62,10 +63,20 @@ export interface ApicMsrs {
   writeMsr(index: number, value: bigint): boolean;
 }
 
+function readTsc(cpu: Cpu): bigint {
+  return cpu.tscSource ? cpu.tscSource.read() : BigInt.asUintN(64, BigInt(Math.floor(cpu.readTsc())));
+}
+
+function writeTsc(cpu: Cpu, value: bigint): void {
+  value = BigInt.asUintN(64, value);
+  if (cpu.tscSource) cpu.tscSource.write(value); else cpu.tscOffset += Number(value) - cpu.readTsc();
+}
+
 export function readMsr(cpu: Cpu, index: number): bigint {
   const m = cpu.msr;
   switch (index >>> 0) {
-    case MSR_TSC: return cpu.tscSource ? cpu.tscSource.read() : BigInt.asUintN(64, BigInt(Math.floor(cpu.readTsc())));
+    case MSR_TSC: return readTsc(cpu);
+    case MSR_TSC_ADJUST: return m.tscAdjust;
     case MSR_APIC_BASE: case MSR_TSC_DEADLINE: {
       if (!cpu.apicMsrs) { if (index === MSR_APIC_BASE) return m.apicBase; throw gp(); }
       const v = cpu.apicMsrs.readMsr(index);
@@ -99,8 +110,16 @@ export function writeMsr(cpu: Cpu, index: number, value: bigint): void {
   const m = cpu.msr;
   value = BigInt.asUintN(64, value);
   switch (index >>> 0) {
-    case MSR_TSC:
-      if (cpu.tscSource) cpu.tscSource.write(value); else cpu.tscOffset += Number(value) - cpu.readTsc();
+    case MSR_TSC: {
+      // A write to the TSC moves IA32_TSC_ADJUST by the same amount, and the reverse.
+      const before = readTsc(cpu);
+      writeTsc(cpu, value);
+      m.tscAdjust = BigInt.asUintN(64, m.tscAdjust + value - before);
+      return;
+    }
+    case MSR_TSC_ADJUST:
+      writeTsc(cpu, readTsc(cpu) + value - m.tscAdjust);
+      m.tscAdjust = value;
       return;
     case MSR_APIC_BASE: case MSR_TSC_DEADLINE:
       if (!cpu.apicMsrs) { if (index === MSR_APIC_BASE) { m.apicBase = value; return; } throw gp(); }

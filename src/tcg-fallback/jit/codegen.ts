@@ -18,194 +18,15 @@
 import type { Cpu, Handler } from '../cpu';
 import type { DecodedInstruction } from '../decoder';
 import type { LazyFlags } from '../lazy-flags';
-import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../lazy-flags';
-import { TLB_MASK, TLB_SIZE } from '../mmu';
 import type { Block } from './block';
 import type { BlockCache } from './block-cache';
+import { ALU_AND, ALU_CMP, Emitter, KnownResult, foldCondition } from './emitter';
+import { emitArith } from './emit-arith';
+import { emitData } from './emit-data';
 
 /** `limit`: most instructions to retire (a self-loop stops before exceeding it). Returns the number retired. */
 export type CompiledBlock = (cpu: Cpu, lo: Uint32Array, hi: Uint32Array, f: LazyFlags, h: Handler[], ins: DecodedInstruction[], b: Block,
   c: BlockCache, limit: number) => number;
-
-const ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7;
-
-/** The last flag-producing result held in locals, so a following Jcc can test ZF without the lazy record. */
-interface KnownResult {
-  lo: string;
-  hi: string | undefined;
-  /** For 32-bit SUB/CMP and logic results: the lazy op and operands, so more conditions fold to comparisons. */
-  op?: number;
-  a?: string;
-  b?: string;
-}
-
-/** A condition code folded to a JS comparison on a known 32-bit SUB/CMP or logic result, or undefined. */
-function foldCondition(cc: number, k: KnownResult): string | undefined {
-  if (k.hi !== undefined) return undefined;
-  const r = k.lo, neg = `(${r} >>> 31) === 1`;
-  if (k.op === LAZY_SUB && k.a !== undefined && k.b !== undefined) {
-    const a = k.a, b = k.b;
-    switch (cc) {
-      case 2: return `${a} < ${b}`; case 3: return `${a} >= ${b}`;
-      case 6: return `${a} <= ${b}`; case 7: return `${a} > ${b}`;
-      case 8: return neg; case 9: return `!(${neg})`;
-      case 0xc: return `(${a} | 0) < (${b} | 0)`; case 0xd: return `(${a} | 0) >= (${b} | 0)`;
-      case 0xe: return `(${a} | 0) <= (${b} | 0)`; case 0xf: return `(${a} | 0) > (${b} | 0)`;
-      default: return undefined;
-    }
-  }
-  if (k.op === LAZY_LOGIC) {
-    switch (cc) {
-      case 2: return 'false'; case 3: return 'true';
-      case 6: return `${r} === 0`; case 7: return `${r} !== 0`;
-      case 8: case 0xc: return neg; case 9: case 0xd: return `!(${neg})`;
-      case 0xe: return `(${r} | 0) <= 0`; case 0xf: return `(${r} | 0) > 0`;
-      default: return undefined;
-    }
-  }
-  return undefined;
-}
-
-class Emitter {
-  readonly out: string[] = [];
-  private tmp = 0;
-  known: KnownResult | undefined;
-
-  constructor(private readonly block: Block) {}
-
-  fresh(): string { return `t${this.tmp++}`; }
-
-  /** Statement run before an instruction that may fault or read RIP. */
-  precise(k: number): string {
-    const b = this.block;
-    const rip = k === 0 ? b.rip : b.nexts[k - 1];
-    return `cpu.rip = ${rip}; cpu.nextRip = ${b.nexts[k]};`;
-  }
-
-  record(op: number, size: number, r: string, rh: string, a: string, ah: string, bb: string, bh: string, cin: string): void {
-    this.out.push(`f.op = ${op}; f.size = ${size}; f.res = ${r}; f.resHi = ${rh}; f.a = ${a}; f.aHi = ${ah}; f.b = ${bb}; f.bHi = ${bh}; f.cin = ${cin}; f.hi = ${size === 8 ? rh : '0'};`);
-    this.known = { lo: r, hi: size === 8 ? rh : undefined, op, a, b: bb };
-  }
-
-  /** ALU op `op` on registers/immediates; writes `dest` unless CMP. Returns false when not handled. */
-  alu(op: number, size: number, dest: number, a: string, ah: string, b: string, bh: string, write: boolean): boolean {
-    const r = this.fresh(), rh = this.fresh();
-    if (size === 4) {
-      const av = this.fresh(), bv = this.fresh();
-      this.out.push(`const ${av} = ${a}, ${bv} = ${b};`);
-      let expr: string, lazy: number;
-      switch (op) {
-        case ALU_ADD: expr = `(${av} + ${bv}) >>> 0`; lazy = LAZY_ADD; break;
-        case ALU_SUB: case ALU_CMP: expr = `(${av} - ${bv}) >>> 0`; lazy = LAZY_SUB; break;
-        case ALU_AND: expr = `(${av} & ${bv}) >>> 0`; lazy = LAZY_LOGIC; break;
-        case ALU_OR: expr = `(${av} | ${bv}) >>> 0`; lazy = LAZY_LOGIC; break;
-        case ALU_XOR: expr = `(${av} ^ ${bv}) >>> 0`; lazy = LAZY_LOGIC; break;
-        default: return false;
-      }
-      this.out.push(`const ${r} = ${expr};`);
-      if (lazy === LAZY_LOGIC) this.record(lazy, 4, r, '0', '0', '0', '0', '0', '0');
-      else this.record(lazy, 4, r, '0', av, '0', bv, '0', '0');
-      if (write && op !== ALU_CMP) this.out.push(`lo[${dest}] = ${r}; hi[${dest}] = 0;`);
-      return true;
-    }
-    if (size !== 8) return false;
-    const av = this.fresh(), avh = this.fresh(), bv = this.fresh(), bvh = this.fresh(), t = this.fresh();
-    this.out.push(`const ${av} = ${a}, ${avh} = ${ah}, ${bv} = ${b}, ${bvh} = ${bh};`);
-    let lazy: number;
-    switch (op) {
-      case ALU_ADD:
-        this.out.push(`const ${t} = ${av} + ${bv}; const ${r} = ${t} >>> 0; const ${rh} = (${avh} + ${bvh} + (${t} >= 4294967296 ? 1 : 0)) >>> 0;`);
-        lazy = LAZY_ADD; break;
-      case ALU_SUB: case ALU_CMP:
-        this.out.push(`const ${t} = ${av} - ${bv}; const ${r} = ${t} >>> 0; const ${rh} = (${avh} - ${bvh} - (${t} < 0 ? 1 : 0)) >>> 0;`);
-        lazy = LAZY_SUB; break;
-      case ALU_AND: this.out.push(`const ${r} = (${av} & ${bv}) >>> 0, ${rh} = (${avh} & ${bvh}) >>> 0;`); lazy = LAZY_LOGIC; break;
-      case ALU_OR: this.out.push(`const ${r} = (${av} | ${bv}) >>> 0, ${rh} = (${avh} | ${bvh}) >>> 0;`); lazy = LAZY_LOGIC; break;
-      case ALU_XOR: this.out.push(`const ${r} = (${av} ^ ${bv}) >>> 0, ${rh} = (${avh} ^ ${bvh}) >>> 0;`); lazy = LAZY_LOGIC; break;
-      default: return false;
-    }
-    if (lazy === LAZY_LOGIC) this.record(lazy, 8, r, rh, '0', '0', '0', '0', '0');
-    else this.record(lazy, 8, r, rh, av, avh, bv, bvh, '0');
-    if (write && op !== ALU_CMP) this.out.push(`lo[${dest}] = ${r}; hi[${dest}] = ${rh};`);
-    return true;
-  }
-
-  incDec(dec: boolean, size: number, reg: number): boolean {
-    if (size !== 4 && size !== 8) return false;
-    const a = this.fresh(), ah = this.fresh(), r = this.fresh(), rh = this.fresh(), cf = this.fresh();
-    this.out.push(`const ${cf} = f.cf() ? 1 : 0; const ${a} = lo[${reg}], ${ah} = ${size === 8 ? `hi[${reg}]` : '0'};`);
-    if (size === 4) this.out.push(`const ${r} = (${a} ${dec ? '-' : '+'} 1) >>> 0, ${rh} = 0;`);
-    else {
-      const t = this.fresh();
-      this.out.push(`const ${t} = ${a} ${dec ? '-' : '+'} 1; const ${r} = ${t} >>> 0; const ${rh} = (${ah} + (${t} >= 4294967296 ? 1 : ${t} < 0 ? -1 : 0)) >>> 0;`);
-    }
-    this.record(dec ? LAZY_DEC : LAZY_INC, size, r, rh, a, ah, '1', '0', cf);
-    this.out.push(`lo[${reg}] = ${r}; hi[${reg}] = ${rh};`);
-    return true;
-  }
-
-  /**
-   * Effective address expression for 32- and 64-bit addressing (same
-   * arithmetic as Cpu.effectiveAddress, without its eaLo/eaHi side outputs,
-   * which only LEA reads), or undefined for 16-bit addressing. `next` is the
-   * instruction's fall-through RIP (RIP-relative operands are constants).
-   */
-  ea(i: DecodedInstruction, next: number): string | undefined {
-    if (i.addrSize === 8) {
-      if (i.ripRelative) return `${next + i.disp}`;
-      const l = this.fresh(), h = this.fresh(), v = this.fresh();
-      let lo = `${i.disp >>> 0}`, hi = `${i.disp < 0 ? -1 : 0}`;
-      if (i.base >= 0) { lo += ` + lo[${i.base}]`; hi += ` + hi[${i.base}]`; }
-      if (i.index >= 0) { lo += ` + lo[${i.index}] * ${1 << i.scale}`; hi += ` + hi[${i.index}] * ${1 << i.scale}`; }
-      this.out.push(`const ${l} = ${lo}; const ${h} = (${hi} + Math.floor(${l} / 4294967296)) | 0; const ${v} = ${h} * 4294967296 + (${l} >>> 0);`);
-      return v;
-    }
-    return this.ea32(i);
-  }
-
-  /**
-   * A load of `size` (4 or 8) bytes with the TLB hit path inlined: in 64-bit
-   * code with a DS/ES/SS operand the linear address is the offset (if
-   * canonical), so a hit needs no call. Anything else (FS/GS, misses, MMIO,
-   * page-crossing, non-canonical) takes cpu.read, the interpreter's path.
-   * Returns the names of the low and high halves.
-   */
-  load(seg: number, ea: string, size: number): [string, string] {
-    const a = this.fresh(), v = this.fresh(), vh = this.fresh();
-    const slow = `${v} = cpu.read(${seg}, ${a}, ${size}); ${vh} = ${size === 8 ? 'cpu.vhi' : '0'};`;
-    this.out.push(`const ${a} = ${ea}; let ${v}, ${vh};`);
-    if (this.block.codeSize !== 8 || seg >= 4) { this.out.push(slow); return [v, vh]; }
-    const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
-    this.out.push(`if (${a} >= -140737488355328 && ${a} + ${size - 1} < 140737488355328 && (${a} & 4095) <= ${4096 - size}) {`,
-      `const ${vpn} = Math.floor(${a} / 4096), ${idx} = (cpu.cpl === 3 ? ${TLB_SIZE} : 0) + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
-      `if (T.tagRead[${idx}] === ${vpn} && ${view} !== undefined) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${v} = ${view}.getUint32(${p}, true); ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; }`,
-      `else { ${slow} } } else { ${slow} }`);
-    if (size === 8) this.out.push(`cpu.vhi = ${vh};`);
-    return [v, vh];
-  }
-
-  /** A store with the TLB hit path inlined (as load); stores into pages holding cached code take the slow path, which invalidates. */
-  store(seg: number, ea: string, size: number, v: string, vh: string): void {
-    const a = this.fresh();
-    const slow = `cpu.write(${seg}, ${a}, ${size}, ${v}, ${vh});`;
-    this.out.push(`const ${a} = ${ea};`);
-    if (this.block.codeSize !== 8 || seg >= 4) { this.out.push(slow); return; }
-    const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
-    this.out.push(`if (${a} >= -140737488355328 && ${a} + ${size - 1} < 140737488355328 && (${a} & 4095) <= ${4096 - size}) {`,
-      `const ${vpn} = Math.floor(${a} / 4096), ${idx} = (cpu.cpl === 3 ? ${TLB_SIZE} : 0) + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
-      `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${view}.setUint32(${p}, ${v} >>> 0, true); ${size === 8 ? `${view}.setUint32(${p} + 4, ${vh} >>> 0, true);` : ''} }`,
-      `else { ${slow} } } else { ${slow} }`);
-  }
-
-  /** Effective address expression for 32-bit addressing, or undefined. */
-  ea32(i: DecodedInstruction): string | undefined {
-    if (i.addrSize !== 4 || i.ripRelative) return undefined;
-    let e = `${i.disp}`;
-    if (i.base >= 0) e += ` + lo[${i.base}]`;
-    if (i.index >= 0) e += ` + (lo[${i.index}] << ${i.scale})`;
-    return `((${e}) >>> 0)`;
-  }
-}
 
 /** True for forms with operand-size bits the specialised emitters handle. */
 function regOperand(i: DecodedInstruction): boolean {
@@ -356,6 +177,8 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
     out.push(`return n + ${k + 1};`);
     return true;
   }
+  // The instruction families in emit-*.ts (they never end a block).
+  if (emitArith(e, block, k) || emitData(e, block, k)) return false;
   // Anything else: the interpreter's handler on the decoded instruction.
   out.push(`${e.precise(k)} h[${k}](cpu, ins[${k}]);`);
   e.known = undefined;
