@@ -25,6 +25,7 @@ import { lockAllowed } from './lock-rules';
 import { MsrState } from './msr-state';
 import { FpuState } from './fpu-state';
 import { BlockRunner } from './jit/block-runner';
+import { CPUID_SIGNATURE } from './cpuid';
 import { engineFromEnv } from './jit/mode';
 import type { BlockCache } from './jit/block-cache';
 
@@ -126,7 +127,7 @@ export class Cpu implements CodeReader {
   /** Power-on / INIT state (SDM 10.1): real mode at F000:FFF0. */
   resetState(): void {
     this.lo.fill(0); this.hi.fill(0);
-    this.lo[2] = 0x600; // EDX: family/model/stepping
+    this.lo[2] = CPUID_SIGNATURE; // EDX: family/model/stepping
     for (const s of this.segs) { s.selector = 0; s.base = 0; s.limit = 0xffff; s.type = 3; s.dpl = 0; s.present = true; s.db = false; s.s = true; s.l = false; s.g = false; s.unusable = false; }
     const cs = this.segs[SEG_CS];
     cs.selector = 0xf000; cs.base = 0xffff0000; cs.type = 0xb;

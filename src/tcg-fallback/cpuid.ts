@@ -13,9 +13,20 @@
 import { DEFAULT_TSC_HZ } from './clock-tsc';
 import { DEFAULT_APIC_BUS_HZ } from './lapic';
 
+/**
+ * Family 6 model 0x1c: the in-order Atom (Bonnell). This CPU executes one
+ * instruction at a time with no speculation at all, and Linux knows that
+ * model as immune to speculative-execution attacks, so it skips retpolines,
+ * return thunks, RSB stuffing and CPU-buffer clearing. Those mitigations
+ * protect nothing here and roughly double the cost of every call, return
+ * and kernel entry on a software CPU. Stepping 10 is past the early
+ * steppings whose large-page erratum makes Linux turn PSE off.
+ */
 export const CPUID_FAMILY = 6;
-export const CPUID_MODEL = 0x0f;
-export const CPUID_STEPPING = 1;
+export const CPUID_MODEL = 0x1c;
+export const CPUID_STEPPING = 10;
+/** EAX of leaf 1, also EDX after reset (SDM 9.1.4). */
+export const CPUID_SIGNATURE = (CPUID_FAMILY << 8) | (CPUID_MODEL << 4) | CPUID_STEPPING;
 
 const FEAT1_ECX_CX16 = 1 << 13;
 const FEAT1_ECX_MOVBE = 1 << 22;
@@ -78,7 +89,7 @@ export function cpuid(leaf: number, subleaf: number, apicId: number, cpuCount: n
       r.ebx = str4('Genu', 0); r.edx = str4('ineI', 0); r.ecx = str4('ntel', 0);
       break;
     case 1:
-      r.eax = (CPUID_FAMILY << 8) | (CPUID_MODEL << 4) | CPUID_STEPPING;
+      r.eax = CPUID_SIGNATURE;
       r.ebx = ((apicId & 0xff) << 24) | ((Math.min(cpuCount, 255) & 0xff) << 16) | (8 << 8);
       r.ecx = (FEAT1_ECX_CX16 | FEAT1_ECX_MOVBE | FEAT1_ECX_POPCNT | FEAT1_ECX_HYPERVISOR | (tscDeadline ? FEAT1_ECX_TSC_DEADLINE : 0)) >>> 0;
       r.edx = FEAT1_EDX >>> 0;
