@@ -7,6 +7,7 @@
  * 64-bit values are pairs of unsigned 32-bit halves; `size` is in bytes.
  */
 import { FLAG_AF, FLAG_CF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF } from './cpu-constants';
+import { multiplySigned64 } from './mul64';
 
 export const LAZY_EAGER = 0;
 export const LAZY_ADD = 1;
@@ -16,6 +17,20 @@ export const LAZY_SBB = 4;
 export const LAZY_LOGIC = 5;
 export const LAZY_INC = 6;
 export const LAZY_DEC = 7;
+/**
+ * Truncating IMUL (two/three-operand forms): res/resHi is the low product,
+ * a/aHi and b/bHi the operands. ZF/SF/PF come from the result and AF is
+ * clear (as Multiplier's eager flags); CF = OF = "the signed product does not
+ * fit", which needs the high half, so it is computed only when read (rare:
+ * compilers never test it).
+ */
+export const LAZY_IMUL = 8;
+/**
+ * ZF/SF/PF from the result, AF clear, CF and OF recorded: cin is CF, b is OF
+ * (0 or 1). Shifts and the one-operand MUL/IMUL, whose CF/OF are as cheap to
+ * compute as to record.
+ */
+export const LAZY_CFOF = 9;
 
 /** PF: 1 when the low byte has an even number of set bits. */
 export const PARITY = new Uint8Array(256);
@@ -62,6 +77,7 @@ export class LazyFlags {
       case LAZY_SUB: return this.below(this.a, this.aHi, this.b, this.bHi);
       case LAZY_SBB: return this.below(this.a, this.aHi, this.b, this.bHi) || (this.cin !== 0 && this.a === this.b && this.aHi === this.bHi);
       case LAZY_LOGIC: return false;
+      case LAZY_IMUL: return this.imulOverflow();
       default: return this.cin !== 0;
     }
   }
@@ -91,6 +107,8 @@ export class LazyFlags {
         return (((a ^ b) & (a ^ r)) & sign) !== 0;
       }
       case LAZY_LOGIC: return false;
+      case LAZY_IMUL: return this.imulOverflow();
+      case LAZY_CFOF: return this.b !== 0;
       case LAZY_INC: return top(this.res, this.resHi) >>> 0 === sign >>> 0 && (s !== 8 || this.res === 0);
       default: return (top(this.res, this.resHi) >>> 0) === ((sign - 1) >>> 0) && (s !== 8 || this.res >>> 0 === 0xffffffff);
     }
@@ -104,7 +122,7 @@ export class LazyFlags {
   af(): boolean {
     switch (this.op) {
       case LAZY_EAGER: return (this.eager & FLAG_AF) !== 0;
-      case LAZY_LOGIC: return false;
+      case LAZY_LOGIC: case LAZY_IMUL: case LAZY_CFOF: return false;
       default: return ((this.a ^ this.b ^ this.res) & 0x10) !== 0;
     }
   }
@@ -130,6 +148,18 @@ export class LazyFlags {
       default: r = this.zf() || this.sf() !== this.of(); break;
     }
     return (cc & 1) !== 0 ? !r : r;
+  }
+
+  /** LAZY_IMUL: true when the signed product of a and b does not fit in `size` bytes. */
+  private imulOverflow(): boolean {
+    const s = this.size;
+    if (s === 8) return multiplySigned64(this.a, this.aHi, this.b, this.bHi);
+    const shift = 32 - s * 8;
+    // Signed operands of at most 32 bits: the double product is rounded above 2^53, but
+    // rounding is monotone and the int32 bounds are exact, so the range test stays exact.
+    const p = ((this.a << shift) >> shift) * ((this.b << shift) >> shift);
+    const lim = 2 ** (s * 8 - 1);
+    return p < -lim || p >= lim;
   }
 
   private below(x: number, xh: number, y: number, yh: number): boolean {
