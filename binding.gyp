@@ -14,6 +14,9 @@
         "native/layout.cc",
         "native/tap.cc",
         "native/loop-wake.cc",
+        "native/file-lock.cc",
+        "native/thread.cc",
+        "native/fd-watch.cc",
         "native/kvm_abi.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

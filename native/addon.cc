@@ -1,4 +1,5 @@
-// tsvisor's KVM binding: ioctls, mmap, eventfds and the kick signal. No device
+// tsvisor's KVM binding: ioctls, mmap, eventfds and the kick signal, plus the
+// few host calls Node lacks (OFD file locks, gettid, fd readiness). No device
 // logic and no policy live here; see src/kvm/ for the TypeScript face.
 //
 // Context-aware (NODE_API_MODULE): it loads in worker threads too. The only
@@ -14,6 +15,9 @@ static Napi::Object InitKvmAddon(Napi::Env env, Napi::Object exports) {
   tsvisor::RegisterLayout(env, exports);
   tsvisor::RegisterTap(env, exports);
   tsvisor::RegisterLoopWake(env, exports);
+  tsvisor::RegisterFileLock(env, exports);
+  tsvisor::RegisterThread(env, exports);
+  tsvisor::RegisterFdWatch(env, exports);
   return exports;
 }
 
