@@ -23,7 +23,7 @@ import { Machine } from '../src/machine/machine';
 import { VmConfig } from '../src/machine/vm-config';
 import { openVirtioBackends, closeVirtioBackends } from '../src/machine/virtio-backends';
 import { virtioConfigOf } from '../src/machine/virtio-config';
-import { acquireImageLock } from '../src/devices/virtio/blk/image-lock';
+import { FileBlockBackend } from '../src/devices/virtio/blk/block-backend';
 import { Logger } from '../src/log';
 import { probeKvm } from '../src/machine/accel-select';
 import { readFile } from 'node:fs';
@@ -125,15 +125,15 @@ t.test('the command line refuses a missing or locked disk before the guest start
   t.equal(missing.status, 1);
   t.match(missing.stderr, /^tsvisor: disk .*nope\.img: no such file\n$/, 'one line naming the image');
   const locked = emptyImage('locked.img', 1 << 20);
-  const lock = acquireImageLock(locked);
+  const holder = await FileBlockBackend.open(locked);
   try {
     const r = await runTsvisor([...raw, '--disk', locked]);
     t.equal(r.status, 1);
-    t.match(r.stderr, new RegExp(`^tsvisor: disk image .*locked\\.img is in use for writing by process ${process.pid}.*\\n$`), 'names the holder');
+    t.match(r.stderr, new RegExp(`^tsvisor: disk image .*locked\\.img is in use by process ${process.pid} .*\\n$`), 'names the holder');
     const ro = await runTsvisor([...raw, '--disk', `${locked},readonly=on`]);
     t.equal(ro.status, 1, 'read-only is refused too while a writer holds it');
   } finally {
-    lock.release();
+    await holder.close();
   }
   const bad = await runTsvisor([...raw, '--disk', `${locked},readonly=perhaps`]);
   t.equal(bad.status, 1);

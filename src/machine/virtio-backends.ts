@@ -1,7 +1,7 @@
 /**
  * The host side of the virtio devices: disk images and TAP interfaces. They
  * are opened once, before the first Machine is built (opening a disk is
- * asynchronous and takes its write lock), and outlive guest resets, which
+ * asynchronous and takes its image lock), and outlive guest resets, which
  * rebuild the Machine but must not re-lock or re-open images.
  */
 import { FileBlockBackend } from '../devices/virtio/blk/block-backend';

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { FileHandle, open } from 'node:fs/promises';
-import { ImageLock, ImageLockError, acquireImageLock, imageLockOwner } from './image-lock';
+import { ImageLock, lockImage } from './image-lock';
 
 export interface BlockBackend {
   /** Size in bytes. */
@@ -45,31 +45,25 @@ export class FileBlockBackend implements BlockBackend {
     private readonly handle: FileHandle,
     readonly size: number,
     readonly readOnly: boolean,
-    private readonly lock: ImageLock | undefined,
+    private readonly lock: ImageLock,
   ) {}
 
   /**
-   * Opens a raw image. Read-write opens take the image's write lock and fail
-   * with ImageLockError if another live process holds it; read-only opens
-   * fail while a writer holds it (what QEMU does without share-rw).
+   * Opens a raw image and locks it QEMU's way (image-lock.ts) on its own fd:
+   * fails with ImageLockError while another process (tsvisor, QEMU, qemu-img)
+   * writes it or, for a read-write open, has it open without sharing write
+   * access (as every tsvisor and QEMU guest disk does). The lock goes
+   * with close() or the death of the process.
    */
   static async open(imagePath: string, opts: { readOnly?: boolean } = {}): Promise<FileBlockBackend> {
     const readOnly = opts.readOnly ?? false;
-    let lock: ImageLock | undefined;
-    if (readOnly) {
-      const owner = imageLockOwner(imagePath);
-      if (owner !== undefined && owner !== process.pid) {
-        throw new ImageLockError(`disk image ${imagePath} is in use for writing by process ${owner}`);
-      }
-    } else {
-      lock = acquireImageLock(imagePath);
-    }
+    const handle = await open(imagePath, readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR);
     try {
-      const handle = await open(imagePath, readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR);
+      const lock = lockImage(handle.fd, imagePath, readOnly);
       const st = await handle.stat();
       return new FileBlockBackend(handle, st.size, readOnly, lock);
     } catch (e) {
-      lock?.release();
+      await handle.close();
       throw e;
     }
   }
@@ -120,10 +114,8 @@ export class FileBlockBackend implements BlockBackend {
   }
 
   async close(): Promise<void> {
-    try {
-      await this.handle.close();
-    } finally {
-      this.lock?.release();
-    }
+    // Closing the fd drops its OFD locks; releasing first only makes the order explicit.
+    this.lock.release();
+    await this.handle.close();
   }
 }

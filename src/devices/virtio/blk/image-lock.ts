@@ -1,111 +1,130 @@
 /**
- * Keeps two VMMs from writing one disk image at the same time.
+ * Keeps two VMMs from writing one disk image at the same time, in a way QEMU
+ * understands: open-file-description byte-range locks on the image's own fd,
+ * at the bytes QEMU (block/file-posix.c, 7.2) uses.
  *
- * QEMU does this with open-file-description byte-range locks (fcntl
- * F_OFD_SETLK) on fixed bytes of the image, which the kernel drops when the
- * holder dies. Node exposes neither fcntl nor flock, so in pure Node we use an
- * exclusive lock file created with O_EXCL holding the owner's pid; a lock
- * whose pid no longer exists is stale and is taken over. The lock file sits
- * next to the image (by real path, so symlinks agree) or, where that directory
- * is not writable, in the temp directory keyed by device and inode.
+ * The scheme, per permission bit i (consistent read, write, write unchanged,
+ * resize, graph change):
+ * - byte 100 + i carries a shared lock from everyone who *holds* permission i;
+ * - byte 200 + i carries a shared lock from everyone who *refuses to share* it.
+ * An opener first takes its own bytes, then asks (F_OFD_GETLK, as for an
+ * exclusive lock, so any other holder shows) whether anyone refuses a
+ * permission it wants (byte 200 + i) or holds one it refuses to share
+ * (byte 100 + i). Shared locks never block each other, so two openers racing
+ * both see each other and both fail, never both succeed.
  *
- * Known limits, which an OFD lock from the native addon would remove: it does
- * not see QEMU's locks nor QEMU ours, a reused pid keeps a stale lock alive,
- * and a lock file on a shared filesystem names a pid of another host.
+ * We take what a QEMU guest device without share-rw takes (seen in
+ * /proc/locks for `-drive if=virtio`): read-write holds consistent read and
+ * write and refuses to share write (bytes 100, 101, 201); read-only holds
+ * consistent read and refuses to share write (100, 201). So writers exclude
+ * everyone, readers coexist, and QEMU fails with 'Failed to get "write" lock'
+ * on an image we write, as we fail on one it writes.
+ *
+ * The kernel drops OFD locks when the fd closes or the process dies, so there
+ * is no stale state. The locks live on the open file description: a second
+ * open of the same image in this process conflicts like another process.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { findLockHolder } from './lock-holder';
+import { ofdLockAddon } from '../../../kvm/ofd-lock';
 
 export class ImageLockError extends Error {
   override name = 'ImageLockError';
 }
 
+/** The native calls (src/kvm/ofd-lock.ts); injectable for tests. */
+export interface OfdLockAddon {
+  /** F_OFD_SETLK, shared (F_RDLCK) or exclusive; throws with code EAGAIN on a conflict. */
+  ofdLock(fd: number, start: number, length: number, shared: boolean): void;
+  ofdUnlock(fd: number, start: number, length: number): void;
+  /** F_OFD_GETLK: would taking this lock conflict with another open file description's? */
+  ofdConflict(fd: number, start: number, length: number, shared: boolean): boolean;
+}
+
+export const LOCK_PERM_BASE = 100;
+export const LOCK_SHARED_BASE = 200;
+
+/** QEMU's BLK_PERM_* bit numbers and the names its messages use. */
+export const PERM_CONSISTENT_READ = 0;
+export const PERM_WRITE = 1;
+export const PERM_WRITE_UNCHANGED = 2;
+export const PERM_RESIZE = 3;
+export const PERM_GRAPH_MOD = 4;
+const PERM_NAMES = ['consistent read', 'write', 'write unchanged', 'resize', 'change children'];
+const PERM_COUNT = PERM_NAMES.length;
+
+const bit = (i: number): number => 1 << i;
+const ALL_PERMS = bit(PERM_COUNT) - 1;
+
+/** What a QEMU guest device without share-rw asks for: see the file comment. */
+function permsFor(readOnly: boolean): { perm: number; shared: number } {
+  const perm = bit(PERM_CONSISTENT_READ) | (readOnly ? 0 : bit(PERM_WRITE));
+  const shared = ALL_PERMS & ~bit(PERM_WRITE);
+  return { perm, shared };
+}
+
 export interface ImageLock {
-  readonly lockPath: string;
+  /** Drops the lock bytes; closing the fd does the same. */
   release(): void;
 }
 
-function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+/** The bytes this opener locks, each shared. */
+function ownBytes(perm: number, shared: number): number[] {
+  const bytes: number[] = [];
+  for (let i = 0; i < PERM_COUNT; i++) {
+    if (perm & bit(i)) bytes.push(LOCK_PERM_BASE + i);
+    if (!(shared & bit(i))) bytes.push(LOCK_SHARED_BASE + i);
   }
+  return bytes;
 }
 
-function lockPathsFor(imagePath: string): string[] {
-  const real = fs.realpathSync(imagePath);
-  const st = fs.statSync(real);
-  return [
-    path.join(path.dirname(real), `.${path.basename(real)}.tsvisor-lock`),
-    path.join(os.tmpdir(), `tsvisor-image-${st.dev}-${st.ino}.lock`),
-  ];
-}
-
-function readOwner(lockPath: string): number | undefined {
-  try {
-    return Number.parseInt(fs.readFileSync(lockPath, 'utf8').trim(), 10);
-  } catch {
-    return undefined;
+/** The first conflict: another opener refusing a permission we want, or holding one we refuse to share. */
+function findConflict(addon: OfdLockAddon, fd: number, perm: number, shared: number): { byte: number; what: string } | undefined {
+  for (let i = 0; i < PERM_COUNT; i++) {
+    const byte = LOCK_SHARED_BASE + i;
+    if (perm & bit(i) && addon.ofdConflict(fd, byte, 1, false)) return { byte, what: `"${PERM_NAMES[i]}" lock` };
   }
-}
-
-/** The pid of a live process holding a write lock on the image, if any. */
-export function imageLockOwner(imagePath: string): number | undefined {
-  for (const p of lockPathsFor(imagePath)) {
-    const pid = readOwner(p);
-    if (pid !== undefined && processAlive(pid)) return pid;
+  for (let i = 0; i < PERM_COUNT; i++) {
+    const byte = LOCK_PERM_BASE + i;
+    if (!(shared & bit(i)) && addon.ofdConflict(fd, byte, 1, false)) return { byte, what: `shared "${PERM_NAMES[i]}" lock` };
   }
   return undefined;
 }
 
-/**
- * Takes the write lock on an image or throws ImageLockError naming the
- * holder. The lock goes away with release() or when this process exits.
- */
-export function acquireImageLock(imagePath: string): ImageLock {
-  const candidates = lockPathsFor(imagePath);
-  const holder = imageLockOwner(imagePath);
-  if (holder !== undefined && holder !== process.pid) {
-    throw new ImageLockError(`disk image ${imagePath} is in use for writing by process ${holder}; refusing to open it read-write`);
-  }
-  let lastError: unknown;
-  for (const lockPath of candidates) {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = fs.openSync(lockPath, 'wx', 0o644);
-        fs.writeSync(fd, `${process.pid}\n`);
-        fs.closeSync(fd);
-        return ownLock(lockPath);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        lastError = e;
-        if (code !== 'EEXIST') break; // directory not writable: try the next place
-        const owner = readOwner(lockPath);
-        if (owner === process.pid) throw new ImageLockError(`disk image ${imagePath} is already open read-write in this process`);
-        if (owner !== undefined && processAlive(owner)) {
-          throw new ImageLockError(`disk image ${imagePath} is in use for writing by process ${owner}; refusing to open it read-write`);
-        }
-        try { fs.unlinkSync(lockPath); } catch { /* someone else cleared it */ }
-      }
-    }
-  }
-  throw new ImageLockError(`cannot lock disk image ${imagePath}: ${lastError instanceof Error ? lastError.message : String(lastError)}`);
+function conflictError(imagePath: string, fd: number, byte: number, what: string, readOnly: boolean): ImageLockError {
+  const holder = findLockHolder(fd, byte);
+  const who = holder ? `process ${holder.pid}${holder.command ? ` (${holder.command})` : ''}` : 'another process';
+  return new ImageLockError(
+    `disk image ${imagePath} is in use by ${who}: failed to get ${what}; refusing to open it ${readOnly ? 'read-only' : 'read-write'}`,
+  );
 }
 
-function ownLock(lockPath: string): ImageLock {
-  let held = true;
+/**
+ * Locks the image open on `fd` (opened read-only or read-write as
+ * `readOnly` says) or throws ImageLockError naming the holder when it can.
+ */
+export function lockImage(fd: number, imagePath: string, readOnly: boolean, addon: OfdLockAddon = ofdLockAddon()): ImageLock {
+  const { perm, shared } = permsFor(readOnly);
   const release = (): void => {
-    if (!held) return;
-    held = false;
-    process.removeListener('exit', release);
-    if (readOwner(lockPath) === process.pid) {
-      try { fs.unlinkSync(lockPath); } catch { /* already gone */ }
-    }
+    try {
+      addon.ofdUnlock(fd, LOCK_PERM_BASE, LOCK_SHARED_BASE + PERM_COUNT - LOCK_PERM_BASE);
+    } catch { /* the fd is closed already, which dropped the locks */ }
   };
-  process.on('exit', release);
-  return { lockPath, release };
+  try {
+    for (const byte of ownBytes(perm, shared)) {
+      try {
+        addon.ofdLock(fd, byte, 1, true);
+      } catch (e) {
+        // Only an exclusive lock (not QEMU's scheme, but some tool's) blocks a shared one.
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') throw conflictError(imagePath, fd, byte, 'a lock (held exclusively)', readOnly);
+        throw e;
+      }
+    }
+    const conflict = findConflict(addon, fd, perm, shared);
+    if (conflict) throw conflictError(imagePath, fd, conflict.byte, conflict.what, readOnly);
+  } catch (e) {
+    release();
+    if (e instanceof ImageLockError) throw e;
+    throw new ImageLockError(`cannot lock disk image ${imagePath}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return { release };
 }
