@@ -25,8 +25,8 @@ import { DEFAULT_APIC_BUS_HZ } from './lapic';
 export const CPUID_FAMILY = 6;
 export const CPUID_MODEL = 0x1c;
 export const CPUID_STEPPING = 10;
-/** EAX of leaf 1, also EDX after reset (SDM 9.1.4). */
-export const CPUID_SIGNATURE = (CPUID_FAMILY << 8) | (CPUID_MODEL << 4) | CPUID_STEPPING;
+/** EAX of leaf 1, also EDX after reset (SDM 9.1.4): models above 15 put their high nibble in the extended-model field. */
+export const CPUID_SIGNATURE = ((CPUID_MODEL >> 4) << 16) | (CPUID_FAMILY << 8) | ((CPUID_MODEL & 0xf) << 4) | CPUID_STEPPING;
 
 const FEAT1_ECX_CX16 = 1 << 13;
 const FEAT1_ECX_MOVBE = 1 << 22;
