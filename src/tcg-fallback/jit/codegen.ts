@@ -23,6 +23,7 @@ import type { BlockCache } from './block-cache';
 import { ALU_AND, ALU_CMP, Emitter, KnownResult, foldCondition } from './emitter';
 import { emitArith } from './emit-arith';
 import { emitData } from './emit-data';
+import { emitStack } from './emit-stack';
 
 /** `limit`: most instructions to retire (a self-loop stops before exceeding it). Returns the number retired. */
 export type CompiledBlock = (cpu: Cpu, lo: Uint32Array, hi: Uint32Array, f: LazyFlags, h: Handler[], ins: DecodedInstruction[], b: Block,
@@ -124,6 +125,9 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
     out.push(`lo[${r}] = ${i.imm >>> 0}; hi[${r}] = ${i.opSize === 8 ? i.immHi >>> 0 : 0};`);
     return false;
   }
+  // Stack and near control transfers in 64-bit code (emit-stack.ts).
+  const stack = emitStack(e, block, k);
+  if (stack !== 'none') return stack === 'end';
   // PUSH/POP of a register (50-5F).
   if (op >= 0x50 && op <= 0x5f && (i.opSize === 4 || i.opSize === 8)) {
     const r = (op & 7) | ((i.rex & 1) << 3);

@@ -70,9 +70,23 @@ export class Emitter {
     return `cpu.rip = ${rip}; cpu.nextRip = ${b.nexts[k]};`;
   }
 
+  /**
+   * Stores the lazy-flags record inline, skipping the fields LazyFlags never
+   * reads for this op and size (the high halves at 32 bits, the operands of
+   * a logic op, the carry-in of ADD/SUB, and `hi`, the ALU helpers'
+   * out-parameter): a 32-bit logic op costs three stores instead of ten.
+   */
   record(op: number, size: number, r: string, rh: string, a: string, ah: string, bb: string, bh: string, cin: string): void {
-    this.out.push(`f.op = ${op}; f.size = ${size}; f.res = ${r}; f.resHi = ${rh}; f.a = ${a}; f.aHi = ${ah}; f.b = ${bb}; f.bHi = ${bh}; f.cin = ${cin}; f.hi = ${size === 8 ? rh : '0'};`);
-    this.known = { lo: r, hi: size === 8 ? rh : undefined, op, a, b: bb };
+    const wide = size === 8;
+    let s = `f.op = ${op}; f.size = ${size}; f.res = ${r};`;
+    if (wide) s += ` f.resHi = ${rh};`;
+    if (op !== LAZY_LOGIC) {
+      s += ` f.a = ${a}; f.b = ${bb};`;
+      if (wide) s += ` f.aHi = ${ah}; f.bHi = ${bh};`;
+      if (op !== LAZY_ADD && op !== LAZY_SUB) s += ` f.cin = ${cin};`;
+    }
+    this.out.push(s);
+    this.known = { lo: r, hi: wide ? rh : undefined, op, a, b: bb };
   }
 
   /** ALU op `op` on registers/immediates; writes `dest` unless CMP. Returns false when not handled. */

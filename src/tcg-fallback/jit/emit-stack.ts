@@ -1,0 +1,96 @@
+/**
+ * Translator family: the stack and near control transfers in 64-bit code
+ * (PUSH/POP reg, CALL rel32, CALL/JMP through a register or memory, RET).
+ * Kernel code is full of them, and through the handlers each one walked the
+ * segmented push/pop path; here a stack access is one inline TLB hit.
+ *
+ * Only 64-bit code with 64-bit operands: the stack segment's base is zero
+ * and limits are not checked, so RSP is the linear address (a non-canonical
+ * RSP takes the slow path in the emitter's load/store, which raises #SS).
+ * Register updates follow the memory access so a fault leaves RSP intact.
+ */
+import type { Block } from './block';
+import type { Emitter } from './emitter';
+
+const SEG_SS = 2;
+const TWO_32 = 4294967296;
+/** RSP as the CPU's signed-number address (exact for canonical values). */
+const RSP = '((hi[4] | 0) * 4294967296 + lo[4])';
+
+/** What emitStack did: nothing, code that falls through, or code that ends the block (returns). */
+export type StackEmit = 'none' | 'fall' | 'end';
+
+function setRsp(v: string): string {
+  return `lo[4] = ${v} >>> 0; hi[4] = Math.floor(${v} / 4294967296);`;
+}
+
+function canonical(v: number): boolean {
+  return v >= -0x800000000000 && v < 0x800000000000;
+}
+
+export function emitStack(e: Emitter, block: Block, k: number): StackEmit {
+  if (block.codeSize !== 8) return 'none';
+  const i = block.insns[k];
+  const op = i.opcode;
+  const out = e.out;
+  const next = block.nexts[k];
+  const last = k === block.insns.length - 1;
+  const end = `return n + ${k + 1};`;
+  if (op >= 0x50 && op <= 0x5f && i.opSize === 8) {
+    const r = (op & 7) | ((i.rex & 1) << 3);
+    out.push(e.precise(k));
+    const sp = e.fresh();
+    if (op < 0x58) {
+      out.push(`const ${sp} = ${RSP} - 8;`);
+      e.store(SEG_SS, sp, 8, `lo[${r}]`, `hi[${r}]`);
+      out.push(setRsp(sp));
+      if (!last) out.push(`if (!b.valid) { cpu.rip = ${next}; ${end} }`);
+    } else {
+      out.push(`const ${sp} = ${RSP};`);
+      const [v, vh] = e.load(SEG_SS, sp, 8);
+      // POP RSP: the loaded value wins over the increment.
+      out.push(`${setRsp(`(${sp} + 8)`)} lo[${r}] = ${v}; hi[${r}] = ${vh};`);
+    }
+    return 'fall';
+  }
+  if (op === 0xe8 && i.opSize === 8) {
+    const target = next + i.imm;
+    if (!canonical(target)) return 'none';
+    out.push(e.precise(k));
+    const sp = e.fresh();
+    out.push(`const ${sp} = ${RSP} - 8;`);
+    e.store(SEG_SS, sp, 8, `${next >>> 0}`, `${Math.floor(next / TWO_32) >>> 0}`);
+    out.push(`${setRsp(sp)} cpu.rip = ${target}; ${end}`);
+    return 'end';
+  }
+  if ((op === 0xc3 || op === 0xc2) && i.opSize === 8) {
+    out.push(e.precise(k));
+    const sp = e.fresh();
+    out.push(`const ${sp} = ${RSP};`);
+    const [v, vh] = e.load(SEG_SS, sp, 8);
+    // branchTo raises #GP for a non-canonical target before RSP moves.
+    out.push(`cpu.branchTo((${vh} | 0) * 4294967296 + ${v}, 8); ${setRsp(`(${sp} + ${8 + (op === 0xc2 ? i.imm : 0)})`)} cpu.rip = cpu.nextRip; ${end}`);
+    return 'end';
+  }
+  if (op === 0xff && (i.regField === 2 || i.regField === 4) && i.opSize === 8) {
+    out.push(e.precise(k));
+    let t: string;
+    if (i.mod === 3) t = `(hi[${i.rm}] | 0) * 4294967296 + lo[${i.rm}]`;
+    else {
+      const ea = e.ea(i, next);
+      if (ea === undefined) return 'none';
+      const [v, vh] = e.load(i.segment, ea, 8);
+      t = `(${vh} | 0) * 4294967296 + ${v}`;
+    }
+    out.push(`cpu.branchTo(${t}, 8);`);
+    if (i.regField === 2) {
+      const sp = e.fresh();
+      out.push(`const ${sp} = ${RSP} - 8;`);
+      e.store(SEG_SS, sp, 8, `${next >>> 0}`, `${Math.floor(next / TWO_32) >>> 0}`);
+      out.push(setRsp(sp));
+    }
+    out.push(`cpu.rip = cpu.nextRip; ${end}`);
+    return 'end';
+  }
+  return 'none';
+}
