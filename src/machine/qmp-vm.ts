@@ -95,8 +95,8 @@ export class QmpVm implements VmControl {
     return cpus.map((c) => ({
       index: c.index,
       qomPath: `/machine/unattached/device[${c.index}]`,
-      // All vCPUs run on the machine thread; its Linux TID is not exposed by Node, so the pid stands in.
-      threadId: process.pid,
+      // The machine thread's Linux TID (all vCPUs run there): what libvirt pins.
+      threadId: c.threadId,
       props: { socketId: c.index, coreId: 0, threadId: 0 },
     }));
   }

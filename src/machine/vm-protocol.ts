@@ -19,6 +19,7 @@ export interface CpuSummary {
   index: number;
   rip: string;
   halted: boolean;
+  /** Linux TID of the thread running this vCPU (the machine worker's). */
   threadId: number;
 }
 
@@ -34,7 +35,7 @@ export type HostToWorker =
   | { type: 'info-cpus'; id: number };
 
 export type WorkerToHost =
-  | { type: 'started'; accel: AccelName; accelNote?: string; vcpuFds: number[]; threadId: number }
+  | { type: 'started'; accel: AccelName; accelNote?: string; vcpuFds: number[]; /** the machine thread's Linux TID */ threadId: number }
   | { type: 'reply'; id: number; ok: true; value?: unknown }
   | { type: 'reply'; id: number; ok: false; message: string }
   /** Guest-initiated state changes, for QMP events (RESET, SHUTDOWN, ...). */

@@ -8,7 +8,7 @@
  * which run() returns, this loop yields to the event loop and the message
  * is handled.
  */
-import { parentPort, threadId } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { Machine, MachineImages, RoundResult } from './machine';
 import { HostToWorker, WorkerToHost, CpuSummary } from './vm-protocol';
@@ -18,11 +18,14 @@ import { createLogger } from '../log';
 import { NO_BACKENDS, VirtioBackends, closeVirtioBackends, openVirtioBackends } from './virtio-backends';
 import { virtioConfigOf } from './virtio-config';
 import { startProfilerFromEnv } from './worker-profiler';
+import { linuxThreadId } from '../kvm/thread-id';
 
 const port = parentPort;
 if (!port) throw new Error('vm-worker.ts must run as a worker thread');
 
 const log = createLogger('');
+/** Every vCPU runs on this thread (KVM_RUN or the software CPU), so this is each vCPU's thread id. */
+const threadId = linuxThreadId();
 const stopProfiler = startProfilerFromEnv();
 let machine: Machine | undefined;
 let config: VmConfig;
