@@ -24,6 +24,7 @@ import { ALU_AND, ALU_CMP, Emitter, KnownResult, foldCondition } from './emitter
 import { emitArith } from './emit-arith';
 import { emitData } from './emit-data';
 import { emitStack } from './emit-stack';
+import { deadFlagWriters } from './flag-liveness';
 
 /** `limit`: most instructions to retire (a self-loop stops before exceeding it). Returns the number retired. */
 export type CompiledBlock = (cpu: Cpu, lo: Uint32Array, hi: Uint32Array, f: LazyFlags, h: Handler[], ins: DecodedInstruction[], b: Block,
@@ -198,7 +199,12 @@ export function compileBlock(block: Block): CompiledBlock {
   const e = new Emitter(block);
   const n = block.insns.length;
   let returned = false;
-  for (let k = 0; k < n; k++) returned = emitInstruction(e, block, k);
+  const dead = deadFlagWriters(block.insns);
+  for (let k = 0; k < n; k++) {
+    e.flagsDead = dead[k] === 1;
+    returned = emitInstruction(e, block, k);
+  }
+  e.flagsDead = false;
   if (!returned) e.out.push(`cpu.rip = ${block.nexts[n - 1]}; return n + ${n};`);
   const body = selfLoopTarget(block) !== undefined
     ? `const T = cpu.mmu, CP = c.codePages;\nlet n = 0; const ep = c.deviceEpoch;\nfor (;;) {\nb.loopBase = n;\n${e.out.join('\n')}\n}`

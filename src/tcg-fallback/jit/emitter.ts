@@ -61,6 +61,9 @@ export class Emitter {
 
   constructor(readonly block: Block) {}
 
+  /** Set by codegen while emitting an instruction whose flags are dead (flag-liveness.ts): record() stores nothing. */
+  flagsDead = false;
+
   fresh(): string { return `t${this.tmp++}`; }
 
   /** Statement run before an instruction that may fault or read RIP. */
@@ -85,7 +88,7 @@ export class Emitter {
       if (wide) s += ` f.aHi = ${ah}; f.bHi = ${bh};`;
       if (op !== LAZY_ADD && op !== LAZY_SUB) s += ` f.cin = ${cin};`;
     }
-    this.out.push(s);
+    if (!this.flagsDead) this.out.push(s);
     this.known = { lo: r, hi: wide ? rh : undefined, op, a, b: bb };
   }
 
