@@ -363,6 +363,46 @@ t.test('8/16-bit ALU, TEST, NEG/NOT, INC/DEC, XCHG, LEA and BT match on edge val
   }
 });
 
+const BIT_MEMORY = `
+  mov rbp, ${DATA + 128}
+  mov qword ptr [rbp - 16], rax
+  mov qword ptr [rbp - 8], rbx
+  mov qword ptr [rbp], rax
+  mov qword ptr [rbp + 8], rbx
+  bt qword ptr [rbp], rcx
+  setc r8b
+  bts dword ptr [rbp], ecx
+  pushfq
+  btr word ptr [rbp + 8], cx
+  pushfq
+  btc qword ptr [rbp - 8], rdx
+  pushfq
+  bt word ptr [rbp], 13
+  pushfq
+  lock bts qword ptr [rbp + 8], 63
+  pushfq
+  btr dword ptr [rbp - 16], 31
+  pushfq
+  btc word ptr [rbp - 4], 0
+  pushfq
+  lock btr dword ptr [rbp], edx
+  pushfq
+done:
+  nop
+`;
+
+t.test('BT/BTS/BTR/BTC on memory with signed register offsets and immediates', async (t) => {
+  // Offsets reach the elements before and after the operand (signed) and the high dword.
+  const offsets: [number, number][] = [[0, 0], [5, 33], [63, 64], [0xffffffff, 0xffffffc1], [0xffffff80, 0x7f], [100, 0xffffffa0], [40, 1]];
+  for (const [c, d] of offsets) {
+    agree(t, `rcx=${c.toString(16)} rdx=${d.toString(16)}`, BIT_MEMORY, (m) => {
+      m.cpu.lo[0] = 0x8000a5a5; m.cpu.hi[0] = 0x12345678; m.cpu.lo[3] = 0xffff0000; m.cpu.hi[3] = 0x80000001;
+      m.cpu.lo[1] = c; m.cpu.hi[1] = (c | 0) < 0 ? 0xffffffff : 0;
+      m.cpu.lo[2] = d; m.cpu.hi[2] = (d | 0) < 0 ? 0xffffffff : 0;
+    });
+  }
+});
+
 const FAULT_RMW = `
   mov rsi, 0x105000
   mov rbp, ${DATA}
@@ -477,7 +517,7 @@ function handlerCalls(t: tap.Test, source: string): Set<number> {
 
 t.test('the forms above are inline in compiled blocks: only PUSHF/STC/CLC call handlers', async (t) => {
   const allowed = new Set([0x9c, 0xf8, 0xf9]);
-  for (const [name, src] of [['high bytes', HIGH_BYTES], ['extend', EXTEND], ['cmov', CMOV], ['carry', CARRY], ['narrow alu', NARROW_ALU]]) {
+  for (const [name, src] of [['high bytes', HIGH_BYTES], ['extend', EXTEND], ['cmov', CMOV], ['carry', CARRY], ['narrow alu', NARROW_ALU], ['bit memory', BIT_MEMORY]]) {
     const left = [...handlerCalls(t, src)].filter((op) => !allowed.has(op)).map((op) => op.toString(16));
     t.same(left, [], `${name}: no other handler ran`);
   }

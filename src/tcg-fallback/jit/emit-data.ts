@@ -7,7 +7,7 @@
  * 8/16-bit MOV (register, memory, immediate), ALU at every size including
  * ADC/SBB (00-3D, group 1), TEST (84/85, A8/A9, F6/F7 /0 /1), NOT/NEG,
  * INC/DEC (FE, FF /0 /1, 40-4F outside 64-bit mode), XCHG, LEA at every
- * operand/address size, BT/BTS/BTR/BTC with a register destination.
+ * operand/address size, BT/BTS/BTR/BTC (register and memory).
  *
  * Every form mirrors its interpreter handler (ops-integer.ts) step by step:
  * the same operand reads (a memory operand is read even when a CMOV does not
@@ -526,7 +526,7 @@ function lea(s: Site): boolean {
  */
 function bitTest(s: Site, op: number, imm: boolean): boolean {
   const { e, i, out } = s;
-  if (i.mod !== 3) return false;
+  if (i.mod !== 3) return bitTestMemory(s, op, imm);
   const size = i.opSize, r = i.rm;
   const bits = size * 8;
   const bit = e.fresh(), word = e.fresh(), mask = e.fresh(), fl = e.fresh();
@@ -540,5 +540,47 @@ function bitTest(s: Site, op: number, imm: boolean): boolean {
   out.push(`const ${nw} = (${op === 1 ? `${word} | ${mask}` : op === 2 ? `${word} & ~${mask}` : `${word} ^ ${mask}`}) >>> 0;`);
   if (size === 8) out.push(`if (${inHi}) hi[${r}] = ${nw}; else lo[${r}] = ${nw};`);
   else out.push(writeReg(size, r, i, nw, '0'));
+  return true;
+}
+
+/**
+ * BT/BTS/BTR/BTC on memory, as bitTestReg/bitTestMemory: a register bit
+ * offset is signed and selects the operand-sized element holding the bit
+ * (so it may address far from the operand); an immediate one stays inside
+ * the operand. The access is operand-sized at that element, checked for
+ * writing first when the bit is changed.
+ */
+function bitTestMemory(s: Site, op: number, imm: boolean): boolean {
+  const { e, i, out } = s;
+  const size = i.opSize, bits = size * 8;
+  out.push(e.precise(s.k));
+  const ea = effectiveAddress(s);
+  const addr = e.fresh(), bit = e.fresh();
+  if (imm) {
+    out.push(`const ${addr} = ${ea}, ${bit} = ${i.imm & (bits - 1)};`);
+  } else {
+    const so = e.fresh(), el = e.fresh(), at = e.fresh();
+    const r = i.reg;
+    const signed = size === 8 ? `(hi[${r}] | 0) * 4294967296 + lo[${r}]` : size === 4 ? `lo[${r}] | 0` : `(lo[${r}] << 16) >> 16`;
+    out.push(`const ${so} = ${signed}, ${el} = Math.floor(${so} / ${bits}), ${at} = ${ea} + ${el} * ${size};`);
+    const wrapped = i.addrSize === 8 ? at : i.addrSize === 4 ? `${at} >>> 0` : `${at} & 65535`;
+    out.push(`const ${addr} = ${wrapped}, ${bit} = ${so} - ${el} * ${bits};`);
+  }
+  let lo: string, hi: string, lin = '';
+  if (op === 0) [lo, hi] = e.load(i.segment, addr, size);
+  else {
+    lin = e.fresh(); lo = e.fresh(); hi = e.fresh();
+    out.push(`const ${lin} = cpu.linear(${i.segment}, ${addr}, ${size}, true); cpu.probeWrite(${lin}, ${size});`);
+    out.push(`const ${lo} = cpu.readLinear(${lin}, ${size}), ${hi} = ${size === 8 ? 'cpu.vhi' : '0'};`);
+  }
+  const inHi = e.fresh(), word = e.fresh(), mask = e.fresh(), fl = e.fresh();
+  out.push(`const ${inHi} = ${size === 8 ? `${bit} >= 32` : 'false'}, ${word} = ${inHi} ? ${hi} : ${lo}, ${mask} = (1 << (${bit} & 31)) >>> 0;`);
+  out.push(`const ${fl} = f.arith(); f.setEager((${word} & ${mask}) !== 0 ? ${fl} | 1 : ${fl} & ~1);`);
+  e.known = undefined;
+  if (op === 0) return true;
+  const nw = e.fresh();
+  out.push(`const ${nw} = (${op === 1 ? `${word} | ${mask}` : op === 2 ? `${word} & ~${mask}` : `${word} ^ ${mask}`}) >>> 0;`);
+  out.push(`cpu.writeLinear(${lin}, ${size}, ${inHi} ? ${lo} : ${nw}, ${inHi} ? ${nw} : ${hi});`);
+  afterStore(s);
   return true;
 }
