@@ -18,6 +18,9 @@ export class GuestMemoryError extends Error {
   override name = 'GuestMemoryError';
 }
 
+/** Told about guest RAM written behind the vCPUs' back (see GuestMemory.noteDmaWrite). */
+export type DmaWriteListener = (address: number, length: number) => void;
+
 export class GuestMemory {
   readonly regions: readonly MemoryRegion[];
 
@@ -30,6 +33,29 @@ export class GuestMemory {
       }
     }
     this.regions = sorted;
+  }
+
+  private dmaListeners: DmaWriteListener[] = [];
+
+  /**
+   * Registers `listener` for device writes into guest RAM (the software CPU's
+   * translation cache drops code cached from those pages). Returns a function
+   * that unregisters it.
+   */
+  onDmaWrite(listener: DmaWriteListener): () => void {
+    this.dmaListeners = [...this.dmaListeners, listener];
+    return () => { this.dmaListeners = this.dmaListeners.filter((l) => l !== listener); };
+  }
+
+  /**
+   * Announces that something other than a vCPU (device DMA through a view,
+   * the VMM) wrote guest bytes [address, address+length). Writers through
+   * write()/writeU* need not call it; writers through view() must, before the
+   * guest can observe the bytes (virtqueues do it when they push a chain back).
+   */
+  noteDmaWrite(address: number, length: number): void {
+    const ls = this.dmaListeners;
+    for (let k = 0; k < ls.length; k++) ls[k](address, length);
   }
 
   /** Total bytes of RAM over all regions. */
@@ -73,6 +99,7 @@ export class GuestMemory {
 
   write(address: number, data: Uint8Array): void {
     this.mustView(address, data.length).set(data);
+    this.noteDmaWrite(address, data.length);
   }
 
   read(address: number, length: number): Uint8Array {
@@ -83,8 +110,16 @@ export class GuestMemory {
   readU16(address: number): number { const v = this.mustView(address, 2); return v[0] | (v[1] << 8); }
   readU32(address: number): number { return new DataView(this.mustView(address, 4).buffer, this.mustView(address, 4).byteOffset, 4).getUint32(0, true); }
   readU64(address: number): bigint { const v = this.mustView(address, 8); return new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0, true); }
-  writeU8(address: number, value: number): void { this.mustView(address, 1)[0] = value; }
-  writeU16(address: number, value: number): void { const v = this.mustView(address, 2); v[0] = value; v[1] = value >>> 8; }
-  writeU32(address: number, value: number): void { const v = this.mustView(address, 4); new DataView(v.buffer, v.byteOffset, 4).setUint32(0, value >>> 0, true); }
-  writeU64(address: number, value: bigint): void { const v = this.mustView(address, 8); new DataView(v.buffer, v.byteOffset, 8).setBigUint64(0, BigInt.asUintN(64, value), true); }
+  writeU8(address: number, value: number): void { this.mustView(address, 1)[0] = value; this.noteDmaWrite(address, 1); }
+  writeU16(address: number, value: number): void { const v = this.mustView(address, 2); v[0] = value; v[1] = value >>> 8; this.noteDmaWrite(address, 2); }
+  writeU32(address: number, value: number): void {
+    const v = this.mustView(address, 4);
+    new DataView(v.buffer, v.byteOffset, 4).setUint32(0, value >>> 0, true);
+    this.noteDmaWrite(address, 4);
+  }
+  writeU64(address: number, value: bigint): void {
+    const v = this.mustView(address, 8);
+    new DataView(v.buffer, v.byteOffset, 8).setBigUint64(0, BigInt.asUintN(64, value), true);
+    this.noteDmaWrite(address, 8);
+  }
 }

@@ -82,8 +82,6 @@ export class TcgVcpu implements Vcpu {
     const cpu = this.cpu;
     const control = this.config.control;
     const deadline = performance.now() + this.sliceMs;
-    // The event loop ran since the last slice: device DMA may have rewritten cached code.
-    cpu.jit?.noteDeviceAccess();
     this.ripSampler?.resume();
     try {
       for (;;) {
@@ -246,10 +244,8 @@ export function createTcgAccelerator(config: AcceleratorConfig, options: TcgAcce
   // One translation cache per machine: a store by any vCPU invalidates code cached for all.
   const translate = options.translate ?? engineFromEnv() === 'jit';
   const cache = translate ? BlockCache.forMemory(memory) : undefined;
-  for (const v of vcpus) {
-    v.cpu.setTranslation(translate, cache);
-    if (v.cpu.jit !== undefined) v.cpu.jit.epochPerExecute = false;
-  }
+  // Device DMA reaches it through memory.noteDmaWrite (see BlockCache).
+  for (const v of vcpus) v.cpu.setTranslation(translate, cache);
   return {
     name: 'tcg',
     memory,

@@ -9,7 +9,7 @@
 import type { Cpu, Handler } from '../cpu';
 import { CodeReader, DecodedInstruction, decode } from '../decoder';
 import { lockAllowed } from '../lock-rules';
-import { Block, blockKey } from './block';
+import { Block, pageKey } from './block';
 import { mayContinueBlock } from './block-policy';
 
 const MAX_BLOCK = 48;
@@ -37,7 +37,7 @@ const reader = new PageReader();
  * `pageStart` in `bytes`. Returns undefined when not even the first
  * instruction can be cached (the interpreter then runs it).
  */
-export function buildBlock(cpu: Cpu, rip: number, lin: number, bytes: Uint8Array, pageStart: number, physPage: number, csLimit: number, epoch: number): Block | undefined {
+export function buildBlock(cpu: Cpu, rip: number, lin: number, bytes: Uint8Array, pageStart: number, physPage: number, csLimit: number): Block | undefined {
   const codeSize = cpu.codeSize;
   reader.bytes = bytes;
   reader.pageStart = pageStart;
@@ -69,14 +69,5 @@ export function buildBlock(cpu: Cpu, rip: number, lin: number, bytes: Uint8Array
     cur = next;
   }
   if (insns.length === 0) return undefined;
-  const snapshot = bytes.slice(pageStart + startOff, pageStart + off);
-  const block = new Block(blockKey(physPage * 4096 + startOff, codeSize), physPage, rip, codeSize, insns, handlers,
-    Float64Array.from(nexts), snapshot, startOff, lastOffset, epoch);
-  block.endsWithPortIo = isPortIo(insns[insns.length - 1].opcode);
-  return block;
-}
-
-/** IN, OUT, INS, OUTS. */
-function isPortIo(op: number): boolean {
-  return (op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef) || (op >= 0x6c && op <= 0x6f);
+  return new Block(pageKey(startOff, codeSize), physPage, rip, codeSize, insns, handlers, Float64Array.from(nexts), lastOffset);
 }

@@ -5,12 +5,20 @@
  * Cpu.execute: at most `budget` instructions, interrupts taken between
  * blocks, stop at `stopAt`, precise state on exceptions (RIP is set before
  * each instruction, instructionCount counts retired ones only).
+ *
+ * Dispatch: each block links to the blocks that ran after it, one link for
+ * falling through its end and one for anywhere else (the last taken-branch
+ * or return target), so most transitions skip the TLB and the cache. A link
+ * is only followed under the conditions it was made under (see ChainSlot)
+ * and while its target is valid; invalidation (CPU stores, announced DMA)
+ * clears `valid` at once, so nothing is re-checked against guest RAM here.
  */
 import type { Cpu } from '../cpu';
 import { CpuException } from '../cpu-exception';
 import { FLAG_RF, FLAG_TF, SEG_CS, TWO_32 } from '../cpu-constants';
 import { ACCESS_EXEC, TLB_MASK, TLB_SIZE } from '../mmu';
-import { Block, blockKey } from './block';
+import type { SegmentCache } from '../segment-cache';
+import { Block, ChainSlot, pageKey } from './block';
 import { buildBlock } from './block-builder';
 import { BlockCache } from './block-cache';
 import { compileBlock, retiredBefore } from './codegen';
@@ -31,21 +39,16 @@ export class BlockRunner {
   }
 
   /**
-   * True: every execute() call assumes devices may have written RAM since the
-   * last (the safe default for direct callers). The accelerator turns it off
-   * and calls noteDeviceAccess() once per time slice instead: device DMA
-   * happens on the event loop between slices or in response to a port/MMIO
-   * access (which bumps the epoch too), not in the clock's timer callbacks.
+   * An MMIO access: the device may have raised an interrupt (or completed
+   * DMA). Compiled self-loops leave at their next back edge when
+   * `deviceEpoch` moves, so the interrupt is taken at a block boundary as it
+   * would be between blocks. Nothing is re-checked: DMA invalidates code
+   * through GuestMemory.noteDmaWrite.
    */
-  epochPerExecute = true;
-
-  /** A device access happened (MMIO): RAM may have changed under cached code. */
   noteDeviceAccess(): void { this.cache.deviceEpoch++; }
 
   execute(budget: number, stopAt: number): number {
     const cpu = this.cpu;
-    // Devices (DMA completions) may have run since the last call.
-    if (this.epochPerExecute) this.cache.deviceEpoch++;
     let executed = 0;
     let prev: Block | undefined;
     /** The compiled block running, to count its retired instructions if it throws. */
@@ -75,7 +78,6 @@ export class BlockRunner {
             executed += retired;
             cpu.instructionCount += retired;
             this.blockInstructions += retired;
-            if (b.endsWithPortIo && retired === count) this.cache.deviceEpoch++;
             if (b.valid && cpu.stopReason === undefined && !cpu.halted) prev = b;
             continue;
           }
@@ -94,7 +96,6 @@ export class BlockRunner {
             if (!b.valid || cpu.stopReason !== undefined || cpu.halted) { k++; complete = false; break; }
           }
           this.blockInstructions += k;
-          if (b.endsWithPortIo && k === count) this.cache.deviceEpoch++;
           if (complete) prev = b;
         }
       } catch (e) {
@@ -133,50 +134,42 @@ export class BlockRunner {
    */
   private lookup(prev: Block | undefined): Block | undefined {
     const cpu = this.cpu;
-    const mmu = cpu.mmu;
-    const cache = this.cache;
     const rip = cpu.rip;
-    const codeSize = cpu.codeSize;
     const cs = cpu.segs[SEG_CS];
-    if (prev !== undefined) {
-      const c = prev.chainNext;
-      if (c !== undefined && c.valid && c.rip === rip && c.codeSize === codeSize && c.checkedEpoch === cache.deviceEpoch &&
-        prev.chainGeneration === mmu.generation && prev.chainCpl === cpu.cpl && prev.chainCsBase === cs.base &&
-        (codeSize === 8 || c.lastOffset <= cs.limit)) return c;
-    }
+    if (prev === undefined) return this.find(rip, cs);
+    const slot: ChainSlot = rip === prev.fallRip ? prev.chainFall : prev.chainOther;
+    const generation = cpu.mmu.generation;
+    const c = slot.follow(cpu, rip, generation, cs.base);
+    if (c !== undefined && (c.codeSize === 8 || c.lastOffset <= cs.limit)) return c;
+    const b = this.find(rip, cs);
+    // find() may have filled the TLB (no flush, so the generation is unchanged) or raised #PF (no link made).
+    if (b !== undefined) slot.set(b, generation, cpu.cpl, cs.base);
+    return b;
+  }
+
+  /** The block at `rip` through the TLB and the cache, built on a miss. */
+  private find(rip: number, cs: SegmentCache): Block | undefined {
+    const cpu = this.cpu;
+    const mmu = cpu.mmu;
+    const codeSize = cpu.codeSize;
     const lin = codeSize === 8 ? rip : (cs.base + rip) % TWO_32;
     const vpn = Math.floor(lin / 4096);
-    const user = cpu.cpl === 3;
-    let idx = (user ? TLB_SIZE : 0) + (vpn & TLB_MASK);
+    let idx = (cpu.cpl === 3 ? TLB_SIZE : 0) + (vpn & TLB_MASK);
     if (mmu.tagExec[idx] !== vpn) {
-      idx = mmu.fill(lin, ACCESS_EXEC, user);
+      idx = mmu.fill(lin, ACCESS_EXEC, cpu.cpl === 3);
       if (mmu.tagExec[idx] !== vpn) return undefined;
     }
     const bytes = mmu.bytes[idx];
     if (bytes === undefined) return undefined; // code in MMIO: interpret
-    const pageStart = mmu.offsets[idx];
-    const physBase = mmu.physPages[idx];
-    const physPage = physBase / 4096;
-    let b = cache.get(blockKey(physBase + (lin & 0xfff), codeSize));
-    if (b !== undefined) {
-      if (b.rip !== rip || (codeSize !== 8 && b.lastOffset > cs.limit)) b = undefined;
-      else if (b.checkedEpoch !== cache.deviceEpoch) {
-        if (BlockCache.matches(b, bytes, pageStart)) b.checkedEpoch = cache.deviceEpoch;
-        else { cache.invalidatePage(physPage); b = undefined; }
-      }
-    }
-    if (b === undefined) {
-      b = buildBlock(cpu, rip, lin, bytes, pageStart, physPage, cs.limit, cache.deviceEpoch);
-      if (b === undefined) return undefined;
-      cache.add(b);
-      cache.built++;
-    }
-    if (prev !== undefined) {
-      prev.chainNext = b;
-      prev.chainGeneration = mmu.generation;
-      prev.chainCpl = cpu.cpl;
-      prev.chainCsBase = cs.base;
-    }
-    return b;
+    const physPage = mmu.physPages[idx] / 4096;
+    const cache = this.cache;
+    const b = cache.get(physPage, pageKey(lin & 0xfff, codeSize));
+    // Same physical bytes reached through another CS base, or now past the CS limit: build it afresh.
+    if (b !== undefined && b.rip === rip && (codeSize === 8 || b.lastOffset <= cs.limit)) return b;
+    const nb = buildBlock(cpu, rip, lin, bytes, mmu.offsets[idx], physPage, cs.limit);
+    if (nb === undefined) return undefined;
+    cache.add(nb);
+    cache.built++;
+    return nb;
   }
 }

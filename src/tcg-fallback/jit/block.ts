@@ -1,26 +1,49 @@
 /**
  * A cached basic block: instructions decoded once from one guest physical
- * page, executed many times. Valid while its bytes are unchanged (writes by
- * the CPU invalidate it at once; device DMA is caught by re-checking the
- * snapshot after device activity) and while it is looked up with the same
- * code size and starting RIP (the key).
+ * page, executed many times. Valid while its bytes are unchanged (a CPU
+ * store into the page, or device DMA announced through
+ * GuestMemory.noteDmaWrite, invalidates it at once) and while it is looked
+ * up with the same code size and starting RIP.
  */
-import type { Handler } from '../cpu';
+import type { Cpu, Handler } from '../cpu';
 import type { DecodedInstruction } from '../decoder';
 import type { CompiledBlock } from './codegen';
+
+/**
+ * A direct link from one block to the block that ran after it, with the
+ * conditions it was found under: the successor's physical address came from
+ * a TLB lookup that is only still right while the MMU generation, the CPL
+ * (user/supervisor TLB half) and the CS base are unchanged.
+ */
+export class ChainSlot {
+  target: Block | undefined = undefined;
+  generation = -1;
+  cpl = -1;
+  csBase = NaN;
+
+  /** The target if the link may be followed now for `rip` (the CS limit is the caller's check). */
+  follow(cpu: Cpu, rip: number, generation: number, csBase: number): Block | undefined {
+    const c = this.target;
+    if (c === undefined || !c.valid || c.rip !== rip || c.codeSize !== cpu.codeSize) return undefined;
+    if (this.generation !== generation || this.cpl !== cpu.cpl || this.csBase !== csBase) return undefined;
+    return c;
+  }
+
+  set(target: Block, generation: number, cpl: number, csBase: number): void {
+    this.target = target;
+    this.generation = generation;
+    this.cpl = cpl;
+    this.csBase = csBase;
+  }
+}
 
 export class Block {
   /** False once a write hit its page; the runner stops after the current instruction. */
   valid = true;
-  /** Device epoch at which `snapshot` was last compared with guest RAM. */
-  checkedEpoch: number;
-  /** Last successor seen (direct chaining), with the conditions it was found under. */
-  chainNext: Block | undefined;
-  chainGeneration = -1;
-  chainCpl = -1;
-  chainCsBase = NaN;
-  /** The last instruction is port I/O: devices may have written RAM (DMA) by the time it retires. */
-  endsWithPortIo = false;
+  /** Successor when execution falls through past the last instruction (a Jcc not taken, a call's return point...). */
+  readonly chainFall = new ChainSlot();
+  /** Successor seen last at any other RIP (a taken branch, the last return target). */
+  readonly chainOther = new ChainSlot();
   /** Executions so far, until the block is hot enough to compile. */
   hits = 0;
   /** Second tier: the block as a JavaScript function (see codegen). */
@@ -29,11 +52,13 @@ export class Block {
   uncompilable = false;
   /** RIP of the last instruction: a stop address after the first instruction but up to here needs single steps. */
   lastInsnRip = 0;
+  /** RIP after the last instruction when it does not branch (selects chainFall). */
+  readonly fallRip: number;
   /** Instructions retired by earlier iterations of a compiled self-loop still running (precise counts on a fault). */
   loopBase = 0;
 
   constructor(
-    /** Lookup key: physical address and code size (see blockKey). */
+    /** Key within its page: offset and code size (see pageKey). */
     readonly key: number,
     /** Guest physical page number holding every byte of the block. */
     readonly physPage: number,
@@ -44,20 +69,15 @@ export class Block {
     readonly handlers: Handler[],
     /** Fall-through RIP after each instruction, already wrapped to the code size. */
     readonly nexts: Float64Array,
-    /** Copy of the guest bytes decoded, to detect changes made behind the CPU's back. */
-    readonly snapshot: Uint8Array,
-    /** Offset within the page of the first byte. */
-    readonly pageOffset: number,
     /** Highest code-segment offset the block touches (checked against CS.limit outside 64-bit mode). */
     readonly lastOffset: number,
-    epoch: number,
   ) {
-    this.checkedEpoch = epoch;
     this.lastInsnRip = insns.length > 1 ? nexts[insns.length - 2] : rip;
+    this.fallRip = nexts[insns.length - 1];
   }
 }
 
-/** Physical address and code size (2, 4, 8) as one exact number (physical addresses are < 2^52). */
-export function blockKey(phys: number, codeSize: number): number {
-  return phys * 4 + (codeSize === 8 ? 2 : codeSize === 4 ? 1 : 0);
+/** Offset in the page (< 4096) and code size (2, 4, 8) as one small integer: a block's key within its page. */
+export function pageKey(offset: number, codeSize: number): number {
+  return offset * 4 + (codeSize === 8 ? 2 : codeSize === 4 ? 1 : 0);
 }

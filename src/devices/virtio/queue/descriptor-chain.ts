@@ -4,6 +4,10 @@
  * straight into guest memory (no copies). Devices read requests and write
  * replies through the cursor helpers below, which never step outside those
  * views however the guest split its buffers.
+ *
+ * Writes through the writable views bypass the software CPU, so the chain
+ * keeps their guest addresses: the queue announces them as DMA
+ * (GuestMemory.noteDmaWrite) when the chain goes back to the driver.
  */
 export class DescriptorChain {
   readonly readableLength: number;
@@ -14,6 +18,8 @@ export class DescriptorChain {
     readonly head: number,
     readonly readable: readonly Uint8Array[],
     readonly writable: readonly Uint8Array[],
+    /** Guest physical address of each writable segment (same order and length as `writable`). */
+    readonly writableAddresses: readonly number[] = [],
   ) {
     this.readableLength = readable.reduce((n, s) => n + s.length, 0);
     this.writableLength = writable.reduce((n, s) => n + s.length, 0);

@@ -10,6 +10,12 @@
  * `onError`, which the transport turns into DEVICE_NEEDS_RESET. Nothing here
  * throws for guest input.
  *
+ * Every byte the device writes into guest RAM (a chain's writable buffers,
+ * the used ring, avail_event) is announced through GuestMemory.noteDmaWrite
+ * before the driver can see it, so the software CPU drops code it cached
+ * from those pages. Chains are remembered by head from pop() to pushUsed()
+ * for that.
+ *
  * Ring indices are read and written with Atomics so the loads and stores are
  * neither torn nor reordered by the JIT: the available idx is loaded before the
  * ring entries it covers, and a used entry is stored before the used idx that
@@ -66,6 +72,10 @@ export class SplitQueue {
   private used: DataView | undefined;
   /** The used ring as u16s, for the atomic idx store and avail_event. */
   private usedU16: Uint16Array | undefined;
+  /** Chains popped and not yet pushed back, by head: their writable buffers are announced at pushUsed(). */
+  private inFlight: (DescriptorChain | undefined)[] = [];
+  /** Chains whose head was popped again while still in flight (a driver bug): kept so no write goes unannounced. */
+  private inFlightExtra: DescriptorChain[] = [];
 
   constructor(
     readonly maxSize: number,
@@ -104,11 +114,18 @@ export class SplitQueue {
     this.usedU16 = new Uint16Array(used.buffer, used.byteOffset, 3 + 4 * size);
     this.eventIdx = eventIdx;
     this.enabled = true;
+    this.inFlight = new Array<DescriptorChain | undefined>(size).fill(undefined);
+    this.inFlightExtra = [];
     return undefined;
   }
 
   /** Back to the reset state: disabled, indices zero, size at its maximum. */
   reset(): void {
+    // Buffers handed back by no pushUsed() may still hold device writes.
+    for (const c of this.inFlight) if (c !== undefined) this.announce(c);
+    for (const c of this.inFlightExtra) this.announce(c);
+    this.inFlight = [];
+    this.inFlightExtra = [];
     this.size = this.maxSize;
     this.descAddr = this.driverAddr = this.deviceAddr = 0;
     this.enabled = false;
@@ -141,6 +158,17 @@ export class SplitQueue {
     if (this.eventIdx && this.usedU16) {
       // avail_event: interrupt-free until the driver adds past what we have taken.
       Atomics.store(this.usedU16, 2 + 4 * this.size, this.nextAvail);
+      this.memory.noteDmaWrite(this.deviceAddr + 4 + 8 * this.size, 2);
+    }
+    if (chain.writable.length > 0) {
+      const prior = this.inFlight[head];
+      if (prior !== undefined) {
+        const extra = this.inFlightExtra;
+        extra.push(prior);
+        // Bounded however the driver misbehaves: the oldest is announced now instead.
+        if (extra.length > this.size) this.announce(extra.shift() as DescriptorChain);
+      }
+      this.inFlight[head] = chain;
     }
     return chain;
   }
@@ -151,18 +179,52 @@ export class SplitQueue {
    */
   undoPop(count = 1): void {
     this.nextAvail = (this.nextAvail - count) & 0xffff;
-    if (this.eventIdx && this.usedU16) Atomics.store(this.usedU16, 2 + 4 * this.size, this.nextAvail);
+    // They will be popped again as new chains: forget these (announcing whatever may have been written).
+    const avail = this.avail;
+    if (avail !== undefined) {
+      for (let k = 0; k < count; k++) this.settle(Atomics.load(avail, 2 + ((this.nextAvail + k) & (this.size - 1))));
+    }
+    if (this.eventIdx && this.usedU16) {
+      Atomics.store(this.usedU16, 2 + 4 * this.size, this.nextAvail);
+      this.memory.noteDmaWrite(this.deviceAddr + 4 + 8 * this.size, 2);
+    }
   }
 
-  /** Returns a chain to the driver with `length` bytes written into its writable part. */
+  /**
+   * Returns a chain to the driver with `length` bytes written into its
+   * writable part. Its whole writable part is announced as written (a device
+   * may write past `length`, e.g. virtio-blk's status byte after a short read).
+   */
   pushUsed(head: number, length: number): void {
     const used = this.used;
     if (!this.enabled || !used || !this.usedU16) return;
+    this.settle(head);
     const slot = 4 + 8 * (this.nextUsed & (this.size - 1));
     used.setUint32(slot, head, true);
     used.setUint32(slot + 4, length >>> 0, true);
     this.nextUsed = (this.nextUsed + 1) & 0xffff;
     Atomics.store(this.usedU16, 1, this.nextUsed);
+    this.memory.noteDmaWrite(this.deviceAddr + slot, 8);
+    this.memory.noteDmaWrite(this.deviceAddr + 2, 2);
+  }
+
+  /** Announces the writes into the in-flight chain with this head (and any stale duplicate of it). */
+  private settle(head: number): void {
+    const chain = this.inFlight[head];
+    if (chain !== undefined) {
+      this.inFlight[head] = undefined;
+      this.announce(chain);
+    }
+    const extra = this.inFlightExtra;
+    if (extra.length === 0) return;
+    for (let k = extra.length - 1; k >= 0; k--) {
+      if (extra[k].head === head) { this.announce(extra[k]); extra.splice(k, 1); }
+    }
+  }
+
+  private announce(chain: DescriptorChain): void {
+    const addrs = chain.writableAddresses, segs = chain.writable;
+    for (let k = 0; k < addrs.length; k++) this.memory.noteDmaWrite(addrs[k], segs[k].length);
   }
 
   /**
@@ -225,6 +287,7 @@ export class SplitQueue {
     if (head >= this.size) return this.fail(`chain head ${head} is past the queue size ${this.size}`);
     const readable: Uint8Array[] = [];
     const writable: Uint8Array[] = [];
+    const writableAddresses: number[] = [];
     let table = this.desc as DataView;
     let tableLength = this.size;
     let index = head;
@@ -259,12 +322,12 @@ export class SplitQueue {
       if (length === 0) return this.fail(`descriptor ${index} has length 0`);
       const view = addr < 0 ? undefined : this.memory.view(addr, length);
       if (!view) return this.fail(`buffer at 0x${addr.toString(16)}+0x${length.toString(16)} is not RAM`);
-      if (flags & VIRTQ_DESC_F_WRITE) writable.push(view);
+      if (flags & VIRTQ_DESC_F_WRITE) { writable.push(view); writableAddresses.push(addr); }
       else if (writable.length > 0) return this.fail('a device-readable descriptor after a device-writable one');
       else readable.push(view);
       if (!(flags & VIRTQ_DESC_F_NEXT)) break;
       index = next;
     }
-    return new DescriptorChain(head, readable, writable);
+    return new DescriptorChain(head, readable, writable, writableAddresses);
   }
 }
