@@ -403,6 +403,51 @@ t.test('BT/BTS/BTR/BTC on memory with signed register offsets and immediates', a
   }
 });
 
+const ATOMICS = `
+  mov rbp, ${DATA}
+  mov qword ptr [rbp], rax
+  mov qword ptr [rbp + 8], rbx
+  mov r8, rax
+  mov r9, rbx
+  lock cmpxchg qword ptr [rbp], rcx
+  pushfq
+  lock cmpxchg dword ptr [rbp + 8], edx
+  pushfq
+  cmpxchg word ptr [rbp + 4], si
+  pushfq
+  cmpxchg byte ptr [rbp + 9], dh
+  pushfq
+  cmpxchg r8d, ecx
+  pushfq
+  cmpxchg r9, rdx
+  pushfq
+  cmpxchg bl, ah
+  pushfq
+  lock xadd qword ptr [rbp], rcx
+  pushfq
+  lock xadd word ptr [rbp + 12], dx
+  pushfq
+  xadd byte ptr [rbp + 14], ch
+  pushfq
+  xadd r10d, esi
+  pushfq
+  xadd r11, r11
+  pushfq
+  xadd al, ah
+  pushfq
+done:
+  nop
+`;
+
+t.test('CMPXCHG and XADD, equal and unequal, register and memory', async (t) => {
+  for (const [a, b, c] of [[0, 0, 1], [5, 5, 0x80000000], [0xffffffff, 0x7f, 0xffffffff], [0x80, 0x80008080, 0x7fff]]) {
+    agree(t, `a=${a.toString(16)} b=${b.toString(16)} c=${c.toString(16)}`, ATOMICS, (m) => {
+      m.cpu.lo[0] = a; m.cpu.hi[0] = c; m.cpu.lo[3] = b; m.cpu.hi[3] = c;
+      m.cpu.lo[1] = c; m.cpu.lo[2] = b ^ c; m.cpu.lo[6] = a; m.cpu.hi[8] = 0x55; m.cpu.lo[10] = b; m.cpu.lo[11] = c; m.cpu.hi[11] = a;
+    });
+  }
+});
+
 const FAULT_RMW = `
   mov rsi, 0x105000
   mov rbp, ${DATA}
@@ -517,7 +562,7 @@ function handlerCalls(t: tap.Test, source: string): Set<number> {
 
 t.test('the forms above are inline in compiled blocks: only PUSHF/STC/CLC call handlers', async (t) => {
   const allowed = new Set([0x9c, 0xf8, 0xf9]);
-  for (const [name, src] of [['high bytes', HIGH_BYTES], ['extend', EXTEND], ['cmov', CMOV], ['carry', CARRY], ['narrow alu', NARROW_ALU], ['bit memory', BIT_MEMORY]]) {
+  for (const [name, src] of [['high bytes', HIGH_BYTES], ['extend', EXTEND], ['cmov', CMOV], ['carry', CARRY], ['narrow alu', NARROW_ALU], ['bit memory', BIT_MEMORY], ['atomics', ATOMICS]]) {
     const left = [...handlerCalls(t, src)].filter((op) => !allowed.has(op)).map((op) => op.toString(16));
     t.same(left, [], `${name}: no other handler ran`);
   }

@@ -7,7 +7,8 @@
  * 8/16-bit MOV (register, memory, immediate), ALU at every size including
  * ADC/SBB (00-3D, group 1), TEST (84/85, A8/A9, F6/F7 /0 /1), NOT/NEG,
  * INC/DEC (FE, FF /0 /1, 40-4F outside 64-bit mode), XCHG, LEA at every
- * operand/address size, BT/BTS/BTR/BTC (register and memory).
+ * operand/address size, BT/BTS/BTR/BTC (register and memory), CMPXCHG and
+ * XADD.
  *
  * Every form mirrors its interpreter handler (ops-integer.ts) step by step:
  * the same operand reads (a memory operand is read even when a CMOV does not
@@ -81,6 +82,8 @@ export function emitData(e: Emitter, block: Block, k: number): boolean {
     case 0x1b3: return bitTest(s, 2, false);
     case 0x1bb: return bitTest(s, 3, false);
     case 0x1ba: return i.regField >= 4 && bitTest(s, i.regField - 4, true);
+    case 0x1b0: case 0x1b1: return cmpxchg(s);
+    case 0x1c0: case 0x1c1: return xadd(s);
     default: return false;
   }
 }
@@ -348,6 +351,47 @@ function incDec(s: Site, dec: boolean, size: number, target: 'rm' | { reg: numbe
   record(e, dec ? LAZY_DEC : LAZY_INC, size, r, rh, m.v, size === 8 ? m.vh : '0', '1', '0', cf);
   m.write(r, rh);
   if (target === 'rm' && i.mod !== 3) afterStore(s);
+  return true;
+}
+
+/**
+ * CMPXCHG r/m, reg (0F B0/B1): flags of CMP accumulator, destination; equal
+ * stores the source, unequal loads the accumulator. A memory destination is
+ * written either way (a locked cycle always writes); a register one is left
+ * alone when unequal (so a 32-bit one keeps its high half), as the handler does.
+ */
+function cmpxchg(s: Site): boolean {
+  const { e, i, out } = s;
+  const size = byteSize(i);
+  if (i.mod !== 3) out.push(e.precise(s.k));
+  const m = openRmw(s, size);
+  const [r, rh] = alu(e, ALU_CMP, size, readReg(size, 0, i), size === 8 ? 'hi[0]' : '0', m.v, m.vh);
+  const src = e.fresh(), srch = e.fresh();
+  out.push(`const ${src} = ${readReg(size, i.reg, i)}, ${srch} = ${size === 8 ? `hi[${i.reg}]` : '0'};`);
+  out.push(`if (${size === 8 ? `${r} === 0 && ${rh} === 0` : `${r} === 0`}) {`);
+  m.write(src, srch);
+  out.push('} else {');
+  if (i.mod !== 3) m.write(m.v, m.vh);
+  out.push(writeReg(size, 0, undefined, m.v, m.vh), '}');
+  if (i.mod !== 3) afterStore(s);
+  return true;
+}
+
+/** XADD r/m, reg (0F C0/C1): the sum to the destination, its old value to the source register (with one register for both, the sum is what stays). */
+function xadd(s: Site): boolean {
+  const { e, i, out } = s;
+  const size = byteSize(i);
+  if (i.mod !== 3) out.push(e.precise(s.k));
+  const m = openRmw(s, size);
+  const [r, rh] = alu(e, ALU_ADD, size, m.v, m.vh, readReg(size, i.reg, i), size === 8 ? `hi[${i.reg}]` : '0');
+  if (i.mod === 3) {
+    out.push(writeReg(size, i.reg, i, m.v, m.vh));
+    m.write(r, rh);
+    return true;
+  }
+  m.write(r, rh);
+  out.push(writeReg(size, i.reg, i, m.v, m.vh));
+  afterStore(s);
   return true;
 }
 
