@@ -6,15 +6,19 @@
 import { kvmBinding } from './binding';
 import { TapAddon } from '../devices/virtio/net/tap-backend';
 
-interface TapBinding extends TapAddon {
+interface TapBinding extends Omit<TapAddon, 'watchReadable'> {
   fdSetNonBlocking(fd: number): void;
+  /** native/fd-watch.cc: the callback gets 0, or a negative libuv errno. */
+  fdWatchCreate(fd: number, callback: (status: number) => void): object;
+  fdWatchStart(handle: object): void;
+  fdWatchStop(handle: object): void;
+  fdWatchClose(handle: object): void;
 }
 
 function isTapBinding(b: object): b is TapBinding {
-  const t = b as Partial<Record<keyof TapAddon, unknown>>;
-  return typeof t.tapOpen === 'function' && typeof t.tapSetVnetHdrSz === 'function'
-    && typeof t.tapSetOffload === 'function' && typeof t.tapGetFlags === 'function'
-    && typeof (b as Partial<Record<'fdSetNonBlocking', unknown>>).fdSetNonBlocking === 'function';
+  const t = b as Partial<Record<keyof TapBinding, unknown>>;
+  return (['tapOpen', 'tapSetVnetHdrSz', 'tapSetOffload', 'tapGetFlags', 'fdSetNonBlocking',
+    'fdWatchCreate', 'fdWatchStart', 'fdWatchStop', 'fdWatchClose'] as const).every((f) => typeof t[f] === 'function');
 }
 
 function binding(): TapBinding {
@@ -24,9 +28,9 @@ function binding(): TapBinding {
 }
 
 /**
- * Makes an inherited TAP fd non-blocking. TapBackend reads with fs.read; on
- * a blocking fd an idle link pins a libuv pool thread, which libuv joins at
- * exit, so the process would never end. tapOpen's fds are non-blocking already.
+ * Makes an inherited TAP fd non-blocking. TapBackend reads it when the event
+ * loop says it is readable and until EAGAIN; on a blocking fd that last read
+ * would block the machine thread. tapOpen's fds are non-blocking already.
  */
 export function setTapNonBlocking(fd: number): void {
   binding().fdSetNonBlocking(fd);
@@ -40,5 +44,15 @@ export function tapAddon(): TapAddon {
     tapSetVnetHdrSz: (fd, size) => b.tapSetVnetHdrSz(fd, size),
     tapSetOffload: (fd, flags) => b.tapSetOffload(fd, flags),
     tapGetFlags: (fd) => b.tapGetFlags(fd),
+    watchReadable: (fd, onReadable) => {
+      const handle = b.fdWatchCreate(fd, (status) => {
+        onReadable(status < 0 ? new Error(`fd ${fd} poll failed: errno ${-status}`) : undefined);
+      });
+      return {
+        start: () => b.fdWatchStart(handle),
+        stop: () => b.fdWatchStop(handle),
+        close: () => b.fdWatchClose(handle),
+      };
+    },
   };
 }

@@ -60,13 +60,12 @@ export interface VirtioMachineOptions {
 }
 
 export class VirtioMachine {
-  private waker: LoopWaker | undefined;
   /**
-   * TapBackend polls its non-blocking fd with a 1 ms timer while the link is
-   * idle; libuv timers are not fds the waker can see, so with a TAP the vCPU
-   * comes back at least every millisecond under KVM.
+   * Sees every fd the worker's loop watches (disk completions, and TAP fds,
+   * which TapBackend watches for readiness), so a TAP frame brings the vCPU
+   * back at once and an idle link never does.
    */
-  private maxRunMs: number | undefined;
+  private waker: LoopWaker | undefined;
 
   private constructor(
     readonly blks: readonly VirtioBlk[],
@@ -107,15 +106,12 @@ export class VirtioMachine {
     const vm = new VirtioMachine(blks, console, pciHost);
     const fd = o.accel.vcpus[0]?.fd;
     if (o.accel.name === 'kvm' && devices.length > 0 && fd !== undefined) vm.waker = LoopWaker.create(fd);
-    if (nets.length > 0) vm.maxRunMs = 1;
     return vm;
   }
 
   /** Before a vCPU enters KVM_RUN: come back when the event loop has work or the next timer is due. */
   beforeRun(msUntilNextTimer: number | undefined): void {
-    if (!this.waker) return;
-    const cap = this.maxRunMs;
-    this.waker.arm(cap === undefined ? msUntilNextTimer : Math.min(cap, msUntilNextTimer ?? cap));
+    this.waker?.arm(msUntilNextTimer);
   }
 
   afterRun(): void {

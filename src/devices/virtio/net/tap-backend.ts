@@ -5,6 +5,13 @@
  * as a TapAddon. Reads and writes are plain fs calls on the fd: one read per
  * frame, one write per frame (a TAP fd keeps frame boundaries).
  *
+ * The fd is non-blocking and receiving is driven by readiness: the addon puts
+ * the fd in the event loop's epoll set (a TAP is a character device, which
+ * Node can only treat as a file, so no Node stream can wait on it), and each
+ * wake-up reads until EAGAIN. An idle link costs no CPU and a frame is picked
+ * up as soon as it arrives; under KVM the LoopWaker sees the same wake-up and
+ * brings the vCPU out of KVM_RUN for it.
+ *
  * An fd handed over by libvirt (already TUNSETIFF'd, usually with
  * IFF_VNET_HDR) is accepted as is.
  */
@@ -40,7 +47,20 @@ export interface TapAddon {
   tapSetOffload(fd: number, flags: number): void;
   /** TUNGETIFF: the interface's flags, to learn whether a passed-in fd has IFF_VNET_HDR. */
   tapGetFlags(fd: number): number;
+  /** Calls `onReadable` from the event loop while `fd` is readable and the watch is started. */
+  watchReadable(fd: number, onReadable: (error: Error | undefined) => void): FdWatch;
 }
+
+/** A readiness watch on one fd (a libuv poll handle in the addon). Level-triggered. */
+export interface FdWatch {
+  start(): void;
+  stop(): void;
+  /** For good; before the fd is closed. */
+  close(): void;
+}
+
+/** Frames read per wake-up before yielding to the loop, so a flood cannot starve the guest's other devices. */
+const READS_PER_WAKEUP = 64;
 
 /** TUN_F_* for what the guest accepted: the TAP may then hand us such packets. */
 export function tunOffloadFlags(guestFeatures: bigint): number {
@@ -62,7 +82,8 @@ const TAP_OFFLOADS = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_
 export class TapBackend implements NetBackend {
   readonly offloads: bigint;
   private handler: ((packet: Uint8Array) => void) | undefined;
-  private reading = false;
+  private watch: FdWatch | undefined;
+  private readonly scratch = new Uint8Array(MAX_FRAME_SIZE + VIRTIO_NET_HDR_SIZE);
   private paused = false;
   private closed = false;
 
@@ -111,16 +132,17 @@ export class TapBackend implements NetBackend {
 
   onReceive(handler: (packet: Uint8Array) => void): void {
     this.handler = handler;
-    this.readLoop();
+    this.startWatch();
   }
 
   pauseReceive(): void {
     this.paused = true;
+    this.watch?.stop();
   }
 
   resumeReceive(): void {
     this.paused = false;
-    this.readLoop();
+    this.startWatch();
   }
 
   setGuestFeatures(features: bigint): void {
@@ -130,30 +152,43 @@ export class TapBackend implements NetBackend {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.watch?.close();
     fs.close(this.fd, () => {});
   }
 
-  /**
-   * One read in flight at a time. The fd is blocking, so the read occupies a
-   * libuv pool thread while the link is idle (raise UV_THREADPOOL_SIZE per TAP).
-   */
-  private readLoop(): void {
-    if (this.reading || this.paused || this.closed || !this.handler) return;
-    this.reading = true;
-    const buf = new Uint8Array(MAX_FRAME_SIZE + VIRTIO_NET_HDR_SIZE);
-    fs.read(this.fd, buf, 0, buf.length, null, (err, n) => {
-      this.reading = false;
-      if (this.closed) return;
-      if (err) {
-        if (err.code === 'EAGAIN' || err.code === 'EINTR') {
-          setTimeout(() => this.readLoop(), 1);
-          return;
-        }
-        this.log.warn(`tap ${this.name}: read failed: ${err.message}; receive stopped`);
+  /** Frames that arrived while paused are still queued in the TAP, so the level-triggered watch reports them at once. */
+  private startWatch(): void {
+    if (this.paused || this.closed || !this.handler) return;
+    if (!this.watch) {
+      if (!this.addon) throw new Error(`tap ${this.name}: receiving needs the native addon (fd readiness watch)`);
+      this.watch = this.addon.watchReadable(this.fd, (err) => {
+        if (err) this.stopOnError(err.message);
+        else this.drain();
+      });
+    }
+    this.watch.start();
+  }
+
+  /** Reads until the TAP is empty, receive is paused, or this wake-up's share is used up. */
+  private drain(): void {
+    for (let i = 0; i < READS_PER_WAKEUP && !this.paused && !this.closed && this.handler; i++) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, this.scratch, 0, this.scratch.length, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return;
+        if (code === 'EINTR') continue;
+        this.stopOnError((e as Error).message);
         return;
       }
-      if (n > 0) this.handler?.(buf.subarray(0, n));
-      this.readLoop();
-    });
+      // A copy: the device may keep a frame in its backlog while the scratch buffer is reused.
+      if (n > 0) this.handler(this.scratch.slice(0, n));
+    }
+  }
+
+  private stopOnError(message: string): void {
+    this.watch?.stop();
+    if (!this.closed) this.log.warn(`tap ${this.name}: read failed: ${message}; receive stopped`);
   }
 }
