@@ -1,25 +1,24 @@
 /**
  * Micro-benchmark of the translator's multiply and shift/rotate forms: a
- * self-looping guest block of IMUL (r,r / r,r,imm / 64- and 32-bit), MUL,
- * SHR/SHL/SAR by immediate and by CL, ROL/ROR (the mix of mpihelp_submul_1,
- * chacha and sha256), run in compiled mode. Prints guest instructions per
- * second (median of RUNS runs).
+ * self-looping guest block per workload, run in compiled mode (blocks
+ * compiled on first use), guest instructions per second (median of RUNS):
+ *   mix:    IMUL r,r / r,r,imm (64- and 32-bit), MUL r64, SHR/SHL/SAR by
+ *           immediate and by CL, ROL/ROR 32/64;
+ *   chacha: a ChaCha quarter-round (32-bit add, xor, rol 16/12/8/7);
+ *   mpi:    mpihelp_submul_1's inner step (64-bit imul x4 of 32-bit halves,
+ *           shr 32, add, cmp, cmovae).
  *
- * Usage (after `npx tsc -p .`): node dist/scripts/bench/jit-arith.js [iterations] [runs]
+ * Usage (after `npx tsc -p .`): node dist/scripts/bench/jit-arith.js [iterations] [runs] [loops]
  */
 import { machine, runProgram } from '../../test/tcg-jit-support';
 
-const ITERS = Number(process.argv[2] ?? '2000000');
+const ITERS = Number(process.argv[2] ?? '1000000');
 const RUNS = Number(process.argv[3] ?? '5');
+const LOOPS = (process.argv[4] ?? 'mix,chacha,mpi').split(',');
 
-const LOOP = `
-  mov r8d, ${ITERS}
-  mov rax, 0x123456789
-  mov rbx, 0x987654321
-  mov esi, 7
-  mov edi, 0x9e3779b9
-  mov ecx, 5
-again:
+/** Loop bodies; each ends with `dec r8d; jne again` (counted in the instruction total). */
+const BODIES: Record<string, string> = {
+  mix: `
   imul rax, rbx
   imul rdx, rax, 0x12345
   imul esi, edi
@@ -31,22 +30,67 @@ again:
   shl rbx, cl
   sar rbx, 3
   ror rbx, 17
-  mul rbx
+  mul rbx`,
+  chacha: `
+  add eax, ebx
+  xor edx, eax
+  rol edx, 16
+  add ecx, edx
+  xor ebx, ecx
+  rol ebx, 12
+  add eax, ebx
+  xor edx, eax
+  rol edx, 8
+  add ecx, edx
+  xor ebx, ecx
+  rol ebx, 7`,
+  mpi: `
+  mov r10, rax
+  mov r11, rax
+  shr r11, 32
+  mov r12, rbx
+  shr r12, 32
+  mov r13, r10
+  imul r13, r12
+  mov r14, r11
+  imul r14, rbx
+  imul r10, rbx
+  imul r11, r12
+  add r13, r14
+  cmp r13, r14
+  cmovae r9, rdx
+  shr r10, 32
+  add rax, r13`,
+};
+
+for (const loop of LOOPS) {
+  const body = BODIES[loop];
+  if (body === undefined) throw new Error(`unknown loop ${loop}`);
+  const insnsPerIter = body.trim().split('\n').length + 2;
+  const src = `
+  mov r8d, ${ITERS}
+  mov rax, 0x123456789
+  mov rbx, 0x987654321
+  mov esi, 7
+  mov edi, 0x9e3779b9
+  mov ecx, 5
+  mov edx, 0x11
+again:${body}
   dec r8d
   jne again
 done:
   nop
 `;
-const INSNS_PER_ITER = 14;
-
-const rates: number[] = [];
-for (let r = 0; r < RUNS; r++) {
-  const m = machine('compiled');
-  const t0 = process.hrtime.bigint();
-  runProgram(m, LOOP, ITERS * INSNS_PER_ITER + 100);
-  const ns = Number(process.hrtime.bigint() - t0);
-  if (m.cpu.lo[8] !== 0) throw new Error(`loop did not finish: r8d=${m.cpu.lo[8]}`);
-  rates.push((ITERS * INSNS_PER_ITER) / (ns / 1e9) / 1e6);
+  const rates: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const m = machine('compiled');
+    const t0 = process.hrtime.bigint();
+    runProgram(m, src, ITERS * insnsPerIter + 100);
+    const ns = Number(process.hrtime.bigint() - t0);
+    if (m.cpu.lo[8] !== 0) throw new Error(`${loop}: loop did not finish: r8d=${m.cpu.lo[8]}`);
+    rates.push((ITERS * insnsPerIter) / (ns / 1e9) / 1e6);
+  }
+  rates.sort((a, b) => a - b);
+  console.log(`jit-arith ${loop.padEnd(6)}: ${ITERS} iterations x ${insnsPerIter} insns, median ${rates[Math.floor(rates.length / 2)].toFixed(1)} MIPS ` +
+    `(runs: ${rates.map((x) => x.toFixed(1)).join(' ')})`);
 }
-rates.sort((a, b) => a - b);
-console.log(`jit-arith: ${ITERS} iterations x ${INSNS_PER_ITER} insns, median ${rates[Math.floor(rates.length / 2)].toFixed(1)} MIPS (runs: ${rates.map((x) => x.toFixed(1)).join(' ')})`);

@@ -50,3 +50,22 @@ function subtractFromHigh(lo: number, hi: number): void {
   product[2] = l >>> 0;
   product[3] = (product[3] - hi - (l < 0 ? 1 : 0)) >>> 0;
 }
+
+/**
+ * Unsigned high 32 bits of a 32x32 product: splitting b into 16-bit halves
+ * keeps each partial product below 2^48, so every step is exact in a double.
+ */
+export function multiplyHigh32(a: number, b: number): number {
+  return Math.floor((Math.floor(a * (b & 0xffff) / 65536) + a * (b >>> 16)) / 65536);
+}
+
+/**
+ * Low 64 bits of a 64x64 product (signed and unsigned agree): returns the
+ * low half, the high half in product[1]. The truncating IMUL forms need no
+ * more, and cost three Math.imul and one multiplyHigh32 instead of the full
+ * 128-bit product.
+ */
+export function multiplyLow64(al: number, ah: number, bl: number, bh: number): number {
+  product[1] = (multiplyHigh32(al, bl) + Math.imul(al, bh) + Math.imul(ah, bl)) >>> 0;
+  return Math.imul(al, bl) >>> 0;
+}

@@ -8,7 +8,8 @@ import { CpuException } from './cpu-exception';
 import {
   aluBinary, aluIncDec, aluNeg, aluShift, aluDoubleShift, ALU_CMP, ALU_AND, fromBig, toBig, SIZE_MASK,
 } from './alu';
-import { resultFlags, LAZY_LOGIC, PARITY } from './lazy-flags';
+import { resultFlags, LAZY_IMUL, LAZY_LOGIC, PARITY } from './lazy-flags';
+import { multiplyLow64, product } from './mul64';
 import {
   FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF, SEG_DS, TWO_32, VEC_DE, VEC_UD,
 } from './cpu-constants';
@@ -149,9 +150,7 @@ function popa(cpu: Cpu, i: DecodedInstruction): void {
 function imulImm(cpu: Cpu, i: DecodedInstruction): void {
   const size = i.opSize;
   const a = cpu.readRm(i, size);
-  const ah = cpu.vhi;
-  cpu.mul.multiply(cpu.flags, true, size, a, ah, immLo(i, size), immHi(i, size));
-  cpu.setReg(size, i.reg, cpu.mul.lo, cpu.mul.loHi);
+  imulTruncating(cpu, i, size, a, cpu.vhi, immLo(i, size), immHi(i, size));
 }
 
 function imulRegRm(cpu: Cpu, i: DecodedInstruction): void {
@@ -159,8 +158,24 @@ function imulRegRm(cpu: Cpu, i: DecodedInstruction): void {
   const a = cpu.readRm(i, size);
   const ah = cpu.vhi;
   const b = cpu.getReg(size, i.reg);
-  cpu.mul.multiply(cpu.flags, true, size, a, ah, b, cpu.vhi);
-  cpu.setReg(size, i.reg, cpu.mul.lo, cpu.mul.loHi);
+  imulTruncating(cpu, i, size, a, ah, b, cpu.vhi);
+}
+
+/**
+ * IMUL r, r/m [, imm]: only the low product is kept, so 32/64-bit operands
+ * skip the full product and record LAZY_IMUL (CF/OF computed only if read,
+ * the same flags as Multiplier's eager ones; the translator records the same).
+ */
+function imulTruncating(cpu: Cpu, i: DecodedInstruction, size: number, a: number, ah: number, b: number, bh: number): void {
+  if (size === 2) {
+    cpu.mul.multiply(cpu.flags, true, size, a, ah, b, bh);
+    cpu.setReg(size, i.reg, cpu.mul.lo, cpu.mul.loHi);
+    return;
+  }
+  let lo: number, hi = 0;
+  if (size === 8) { lo = multiplyLow64(a >>> 0, ah >>> 0, b >>> 0, bh >>> 0); hi = product[1]; } else { lo = Math.imul(a, b) >>> 0; ah = 0; bh = 0; }
+  cpu.flags.record(LAZY_IMUL, size, lo, hi, a >>> 0, ah >>> 0, b >>> 0, bh >>> 0, 0);
+  cpu.setReg(size, i.reg, lo, hi);
 }
 
 function jccShort(cpu: Cpu, i: DecodedInstruction): void {
