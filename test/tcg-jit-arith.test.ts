@@ -155,7 +155,8 @@ t.test('SHLD and SHRD', async (tt) => {
   const ops: string[] = [];
   for (const d of ['shld', 'shrd']) {
     for (const c of [0, 1, 13, 31, 32, 40, 63]) ops.push(`${d} rax, rbx, ${c}`, `${d} eax, ebx, ${c}`);
-    ops.push(`${d} rax, rbx, cl`, `${d} eax, ebx, cl`, `${d} dword ptr [${SCRATCH}], eax, 5`, `${d} qword ptr [${SCRATCH}], rax, 33`, `${d} dword ptr [${SCRATCH}], eax, cl`);
+    ops.push(`${d} rax, rbx, cl`, `${d} eax, ebx, cl`, `${d} dword ptr [${SCRATCH}], eax, 5`, `${d} qword ptr [${SCRATCH}], rax, 33`, `${d} dword ptr [${SCRATCH}], eax, cl`,
+      `${d} qword ptr [${SCRATCH}], rax, cl`, `${d} rcx, rax, cl`);
   }
   compareTiers(tt, ops);
 });

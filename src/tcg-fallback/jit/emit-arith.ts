@@ -341,8 +341,6 @@ function emitDoubleShift(e: Emitter, block: Block, k: number): boolean {
     if (s === 4) out.push(`hi[${i.rm}] = 0;`);
     return true;
   }
-  // 64-bit SHLD/SHRD by a variable count needs a 128-bit funnel: the handler.
-  if (s === 8 && constCount === undefined) return false;
   const cnt = e.fresh();
   if (constCount === undefined) out.push(`const ${cnt} = lo[1] & ${mask};`);
   const src = e.fresh(), srch = e.fresh();
@@ -359,19 +357,20 @@ function emitDoubleShift(e: Emitter, block: Block, k: number): boolean {
       : `${r} = ((${v} << ${c}) | (${src} >>> (32 - ${c}))) >>> 0; ${cf} = (${v} >>> (32 - ${c})) & 1;`;
     body += ` ${of} = ((${r} ^ ${v}) >>> 31) & 1;`;
   } else {
-    // 64-bit by a constant 1..63: a 64-bit shift of (v, vh) filled from (src, srch).
-    const n = c as number;
+    // 64-bit, count 1..63: a 64-bit shift of (v, vh) filled from (src, srch); the
+    // 128-bit funnel splits at 32 (literal counts pick their case here).
+    let lt: string, eq: string, gt: string;
     if (right) {
-      body = n < 32
-        ? `${r} = ((${v} >>> ${n}) | (${vh} << ${32 - n})) >>> 0; ${rh} = ((${vh} >>> ${n}) | (${src} << ${32 - n})) >>> 0; ${cf} = (${v} >>> ${n - 1}) & 1;`
-        : n === 32 ? `${r} = ${vh}; ${rh} = ${src}; ${cf} = ${v} >>> 31;`
-          : `${r} = ((${vh} >>> ${n - 32}) | (${src} << ${64 - n})) >>> 0; ${rh} = ((${src} >>> ${n - 32}) | (${srch} << ${64 - n})) >>> 0; ${cf} = (${vh} >>> ${n - 33}) & 1;`;
+      lt = `${r} = ((${v} >>> ${c}) | (${vh} << (32 - ${c}))) >>> 0; ${rh} = ((${vh} >>> ${c}) | (${src} << (32 - ${c}))) >>> 0; ${cf} = (${v} >>> (${c} - 1)) & 1;`;
+      eq = `${r} = ${vh}; ${rh} = ${src}; ${cf} = ${v} >>> 31;`;
+      gt = `${r} = ((${vh} >>> (${c} - 32)) | (${src} << (64 - ${c}))) >>> 0; ${rh} = ((${src} >>> (${c} - 32)) | (${srch} << (64 - ${c}))) >>> 0; ${cf} = (${vh} >>> (${c} - 33)) & 1;`;
     } else {
-      body = n < 32
-        ? `${rh} = ((${vh} << ${n}) | (${v} >>> ${32 - n})) >>> 0; ${r} = ((${v} << ${n}) | (${srch} >>> ${32 - n})) >>> 0; ${cf} = (${vh} >>> ${32 - n}) & 1;`
-        : n === 32 ? `${rh} = ${v}; ${r} = ${srch}; ${cf} = ${vh} & 1;`
-          : `${rh} = ((${v} << ${n - 32}) | (${srch} >>> ${64 - n})) >>> 0; ${r} = ((${srch} << ${n - 32}) | (${src} >>> ${64 - n})) >>> 0; ${cf} = (${v} >>> ${64 - n}) & 1;`;
+      lt = `${rh} = ((${vh} << ${c}) | (${v} >>> (32 - ${c}))) >>> 0; ${r} = ((${v} << ${c}) | (${srch} >>> (32 - ${c}))) >>> 0; ${cf} = (${vh} >>> (32 - ${c})) & 1;`;
+      eq = `${rh} = ${v}; ${r} = ${srch}; ${cf} = ${vh} & 1;`;
+      gt = `${rh} = ((${v} << (${c} - 32)) | (${srch} >>> (64 - ${c}))) >>> 0; ${r} = ((${srch} << (${c} - 32)) | (${src} >>> (64 - ${c}))) >>> 0; ${cf} = (${v} >>> (64 - ${c})) & 1;`;
     }
+    body = typeof c === 'number' ? (c < 32 ? lt : c === 32 ? eq : gt)
+      : `if (${c} < 32) { ${lt} } else if (${c} === 32) { ${eq} } else { ${gt} }`;
     body += ` ${of} = ((${rh} ^ ${vh}) >>> 31) & 1;`;
   }
   const flagStmt = dead ? ''
