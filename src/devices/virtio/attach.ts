@@ -55,7 +55,7 @@ export function attachVirtioPci(opts: {
   return { transport, slot };
 }
 
-/** A virtio-blk on a raw image file, write-locked unless read-only. */
+/** A virtio-blk on a raw image file, locked as QEMU locks images (image-lock.ts). */
 export async function openVirtioBlk(path: string, opts: { readOnly?: boolean; serial?: string; queues?: number } = {}): Promise<VirtioBlk> {
   const backend = await FileBlockBackend.open(path, { readOnly: opts.readOnly });
   return new VirtioBlk({ backend, serial: opts.serial, queues: opts.queues });
