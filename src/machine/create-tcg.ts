@@ -3,7 +3,8 @@
  * in the kernel: PIC pair, PIT, IOAPIC, one LAPIC per vCPU, on a virtual clock.
  */
 import { Accelerator, AcceleratorConfig } from '../accel';
-import { createTcgAccelerator } from '../tcg-fallback/accelerator';
+import { TcgVcpu, createTcgAccelerator } from '../tcg-fallback/accelerator';
+import { guestTimeFromEnv } from '../tcg-fallback/guest-time';
 import { createTcgInterruptControllers } from '../tcg-fallback/tcg-interrupt-router';
 import { Platform } from './platform';
 
@@ -20,5 +21,13 @@ export function createTcg(config: AcceleratorConfig, platform: Platform): Accele
   });
   platform.router.attach(irq.router);
   platform.attachSoftwareTimers(irq);
+  if (guestTimeFromEnv() === 'instructions') {
+    const cpus = accel.vcpus.filter((v): v is TcgVcpu => v instanceof TcgVcpu).map((v) => v.cpu);
+    platform.guestTime.attach(() => {
+      let total = 0;
+      for (const cpu of cpus) total += cpu.instructionCount;
+      return total;
+    });
+  }
   return accel;
 }

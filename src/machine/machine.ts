@@ -108,7 +108,11 @@ export class Machine {
       if (stop.kind !== 'halted') allHalted = false;
     }
     if (this.requested) return this.takeRequest();
-    if (allHalted) return { kind: 'idle', wakeInMs: this.platform.msUntilNextTimer() };
+    if (allHalted) {
+      this.platform.guestTime.enterIdle();
+      return { kind: 'idle', wakeInMs: this.platform.msUntilNextTimer() };
+    }
+    this.platform.guestTime.leaveIdle();
     return { kind: 'continue' };
   }
 

@@ -15,6 +15,7 @@ import { AcpiPm } from '../devices/legacy/acpi-pm';
 import { CmosRtc, RTC_IRQ, RTC_PORT, RTC_PORT_COUNT } from '../devices/legacy/rtc';
 import { I8042_AUX_IRQ, I8042_KBD_IRQ } from '../devices/legacy/i8042';
 import { VirtualClock } from '../tcg-fallback/clock';
+import { GuestTime } from '../tcg-fallback/guest-time';
 import { PM_IO_BASE, SCI_IRQ } from './acpi/pm';
 import { VmConfig } from './vm-config';
 
@@ -35,11 +36,16 @@ export class Platform {
   readonly router = new DeferredInterruptRouter();
   readonly serial: Serial16550;
   /**
-   * Guest time for every timer device: follows host time while the VM runs.
+   * Where guest time comes from: host time, until the software CPU attaches
+   * its instruction count (see GuestTime). KVM guests keep host time.
+   */
+  readonly guestTime = new GuestTime();
+  /**
+   * Guest time for every timer device, stopped while the VM is paused.
    * Under KVM its timers (only the RTC's) run when the vCPU comes back from
    * KVM_RUN, so an RTC interrupt can be late while a vCPU sleeps in HLT.
    */
-  readonly clock = new VirtualClock();
+  readonly clock = new VirtualClock(this.guestTime.now);
   readonly rtc: CmosRtc;
   /** FADT's PM1a blocks: S5 poweroff from the guest, the power button from the host. */
   readonly acpiPm: AcpiPm;
