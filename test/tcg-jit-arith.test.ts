@@ -151,6 +151,16 @@ t.test('shifts and rotates by CL, and on memory', async (tt) => {
   compareTiers(tt, ops);
 });
 
+t.test('rotates after a logic op, a shift or a multiply (the record stays lazy) and a Jcc folded after them', async (tt) => {
+  const ops = [
+    'and eax, ebx\n  rol eax, 5', 'or rax, rbx\n  ror rax, 33', 'xor eax, eax\n  rol eax, cl', 'test ebx, eax\n  rol ebx, 9',
+    'imul rax, rbx\n  rol rax, 1', 'imul eax, ebx, 3\n  ror eax, 31', 'shr rax, 3\n  ror eax, cl', 'sar eax, cl\n  rol eax, 2',
+    'mul rbx\n  ror rdx, 7', 'xor rax, rbx\n  rol rax, 3\n  ror rax, 60', 'xor eax, ebx\n  rol eax, 3\n  jnz 1f\n  mov edx, 1\n1:',
+    'and rax, rbx\n  rol rax, cl\n  jz 1f\n  mov edx, 2\n1:', 'shl eax, 4\n  rol eax, 1\n  jz 1f\n  mov edx, 3\n1:',
+  ];
+  compareTiers(tt, ops);
+});
+
 t.test('SHLD and SHRD', async (tt) => {
   const ops: string[] = [];
   for (const d of ['shld', 'shrd']) {

@@ -21,7 +21,7 @@
  */
 import type { DecodedInstruction } from '../decoder';
 import { FLAG_CF, FLAG_OF } from '../cpu-constants';
-import { LAZY_CFOF, LAZY_IMUL } from '../lazy-flags';
+import { LAZY_CFOF, LAZY_IMUL, LAZY_LOGIC } from '../lazy-flags';
 import type { Block } from './block';
 import type { Emitter } from './emitter';
 
@@ -309,20 +309,28 @@ function emitGroup2(e: Emitter, block: Block, k: number): boolean {
   const dead = flagsDeadAfter(block, k);
   const r = e.fresh(), rh = e.fresh(), cf = e.fresh(), of = e.fresh();
   const rotate = op === SH_ROL || op === SH_ROR;
-  // Rotates keep SF/ZF/PF/AF: materialise the previous flags and replace CF and OF.
-  const flagStmt = dead ? '' : rotate
+  // Rotates keep SF/ZF/PF/AF. After a logic op, a shift or a multiply (AF clear,
+  // the others from the recorded result, which is still in f) only CF and OF
+  // change: turning the record into LAZY_CFOF keeps it lazy. Otherwise the
+  // previous flags are materialised.
+  const prev = e.known;
+  const keep = rotate && prev !== undefined && (prev.op === LAZY_LOGIC || prev.op === LAZY_CFOF || prev.op === LAZY_IMUL);
+  const flagStmt = dead ? '' : keep ? `f.op = ${LAZY_CFOF}; f.b = ${of}; f.cin = ${cf};` : rotate
     ? `f.setEager((f.arith() & ${~(FLAG_CF | FLAG_OF)}) | ${cf} | (${of} << 11));`
     : `f.op = ${LAZY_CFOF}; f.size = ${s}; f.res = ${r}; f.resHi = ${s === 8 ? rh : '0'}; f.b = ${of}; f.cin = ${cf}; f.hi = ${s === 8 ? rh : '0'};`;
   if (constCount !== undefined) {
     out.push(`let ${r}, ${rh} = 0, ${cf}, ${of};`, shiftCode(op, s, v, vh, constCount, r, rh, cf, of), flagStmt);
-    if (dead || rotate) e.known = undefined;
-    else e.known = { lo: r, hi: s === 8 ? rh : undefined, op: LAZY_CFOF };
+    if (!rotate && !dead) e.known = { lo: r, hi: s === 8 ? rh : undefined, op: LAZY_CFOF };
   } else {
     // Count 0 at run time: value and flags unchanged (the operand is still written back).
     out.push(`let ${r} = ${v}, ${rh} = ${vh}, ${cf}, ${of};`,
       `if (${cnt} !== 0) { ${shiftCode(op, s, v, vh, cnt, r, rh, cf, of)} ${flagStmt} }`);
-    e.known = undefined;
+    if (!keep) e.known = undefined;
   }
+  // A kept record still has ZF from the earlier result (a count of 0 at run time
+  // changes nothing), but CF/OF are no longer the logic op's: known says LAZY_CFOF.
+  if (keep && !dead && prev !== undefined) e.known = { lo: prev.lo, hi: prev.hi, op: LAZY_CFOF };
+  else if (rotate || dead) e.known = undefined;
   write(r, rh);
   return true;
 }
