@@ -7,8 +7,8 @@
  * 8/16-bit MOV (register, memory, immediate), ALU at every size including
  * ADC/SBB (00-3D, group 1), TEST (84/85, A8/A9, F6/F7 /0 /1), NOT/NEG,
  * INC/DEC (FE, FF /0 /1, 40-4F outside 64-bit mode), XCHG, LEA at every
- * operand/address size, BT/BTS/BTR/BTC (register and memory), CMPXCHG and
- * XADD.
+ * operand/address size, BT/BTS/BTR/BTC (register and memory), CMPXCHG,
+ * XADD, BSF/BSR, POPCNT, BSWAP, CLC/STC/CMC, CLD/STD.
  *
  * Every form mirrors its interpreter handler (ops-integer.ts) step by step:
  * the same operand reads (a memory operand is read even when a CMOV does not
@@ -17,6 +17,7 @@
  * told apart. Forms codegen.ts emits itself never reach here, but handling
  * them again would be harmless.
  */
+import { FLAG_CF, FLAG_DF, FLAG_ZF } from '../cpu-constants';
 import type { DecodedInstruction } from '../decoder';
 import { LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, SIZE_MASK } from '../lazy-flags';
 import type { Block } from './block';
@@ -47,6 +48,7 @@ export function emitData(e: Emitter, block: Block, k: number): boolean {
     return incDec(s, (op & 8) !== 0, i.opSize, { reg: op & 7 });
   }
   if (op >= 0x90 && op <= 0x97) return xchgAcc(s);
+  if (op >= 0x1c8 && op <= 0x1cf) return bswap(s);
   if (op >= 0xb0 && op <= 0xb7) {
     s.out.push(writeReg(1, (op & 7) | ((i.rex & 1) << 3), i, `${i.imm & 0xff}`, '0'));
     return true;
@@ -83,6 +85,16 @@ export function emitData(e: Emitter, block: Block, k: number): boolean {
     case 0x1bb: return bitTest(s, 3, false);
     case 0x1ba: return i.regField >= 4 && bitTest(s, i.regField - 4, true);
     case 0x1b0: case 0x1b1: return cmpxchg(s);
+    case 0x1bc: return bitScan(s, false);
+    // F3 0F BD is LZCNT (other flags, other result): the handler's.
+    case 0x1bd: return i.rep !== 0xf3 && bitScan(s, true);
+    case 0x1b8: return i.rep === 0xf3 && popcnt(s);
+    // CLC/STC/CMC go through the eager flags as the handlers do; CLD/STD touch only DF.
+    case 0xf8: s.out.push(`f.setEager(f.arith() & ~${FLAG_CF});`); e.known = undefined; return true;
+    case 0xf9: s.out.push(`f.setEager(f.arith() | ${FLAG_CF});`); e.known = undefined; return true;
+    case 0xf5: s.out.push(`f.setEager(f.arith() ^ ${FLAG_CF});`); e.known = undefined; return true;
+    case 0xfc: s.out.push(`cpu.eflagsSys &= ~${FLAG_DF};`); return true;
+    case 0xfd: s.out.push(`cpu.eflagsSys |= ${FLAG_DF};`); return true;
     case 0x1c0: case 0x1c1: return xadd(s);
     default: return false;
   }
@@ -630,5 +642,65 @@ function bitTestMemory(s: Site, op: number, imm: boolean): boolean {
   out.push(`const ${nw} = (${op === 1 ? `${word} | ${mask}` : op === 2 ? `${word} & ~${mask}` : `${word} ^ ${mask}`}) >>> 0;`);
   out.push(`cpu.writeLinear(${lin}, ${size}, ${inHi} ? ${lo} : ${nw}, ${inHi} ? ${nw} : ${hi});`);
   afterStore(s);
+  return true;
+}
+
+// ---------------------------------------------------------------- bit scans, byte swap
+
+/**
+ * BSF/BSR (0F BC/BD without F3 on BD): ZF alone says the source was zero
+ * (the handler's eager flags), and then the destination is left unchanged,
+ * not even zero-extended.
+ */
+function bitScan(s: Site, reverse: boolean): boolean {
+  const { e, i, out } = s;
+  const size = i.opSize;
+  if (i.mod !== 3) out.push(e.precise(s.k));
+  const [v, vh] = readRm(s, size);
+  const idx = e.fresh();
+  let expr: string;
+  if (reverse) {
+    expr = `${v} !== 0 ? 31 - Math.clz32(${v}) : -1`;
+    if (size === 8) expr = `${vh} !== 0 ? 63 - Math.clz32(${vh}) : ${expr}`;
+  } else {
+    expr = size === 8 ? `${vh} !== 0 ? 63 - Math.clz32(${vh} & -${vh}) : -1` : '-1';
+    expr = `${v} !== 0 ? 31 - Math.clz32(${v} & -${v}) : ${expr}`;
+  }
+  out.push(`const ${idx} = ${expr};`);
+  out.push(`if (${idx} < 0) f.setEager(${FLAG_ZF}); else { f.setEager(0); ${writeReg(size, i.reg, i, idx, '0')} }`);
+  e.known = undefined;
+  return true;
+}
+
+/** Set bits of a 32-bit value: the handler's bitCount, as an expression on a fresh temporary. */
+function bitCount(e: Emitter, v: string): string {
+  const t = e.fresh(), u = e.fresh();
+  e.out.push(`const ${t} = ${v} - ((${v} >>> 1) & 0x55555555); const ${u} = (${t} & 0x33333333) + ((${t} >>> 2) & 0x33333333);`);
+  return `((((${u} + (${u} >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24)`;
+}
+
+/** POPCNT (F3 0F B8; without F3 the handler raises #UD): ZF when the source was zero, the other flags clear. */
+function popcnt(s: Site): boolean {
+  const { e, i, out } = s;
+  const size = i.opSize;
+  if (i.mod !== 3) out.push(e.precise(s.k));
+  const [v, vh] = readRm(s, size);
+  const c = e.fresh();
+  const low = bitCount(e, v);
+  out.push(`const ${c} = ${low}${size === 8 ? ` + ${bitCount(e, vh)}` : ''};`);
+  out.push(`f.setEager(${c} === 0 ? ${FLAG_ZF} : 0);`, writeReg(size, i.reg, i, c, '0'));
+  e.known = undefined;
+  return true;
+}
+
+/** BSWAP r (0F C8+r): a 64-bit swap exchanges the halves; the undefined 16-bit form zeroes the word, as the handler does. */
+function bswap(s: Site): boolean {
+  const { e, i, out } = s;
+  const r = (i.opcode & 7) | ((i.rex & 1) << 3);
+  const swap = (v: string): string => `((((${v} & 0xff) << 24) | ((${v} & 0xff00) << 8) | ((${v} >>> 8) & 0xff00) | (${v} >>> 24)) >>> 0)`;
+  if (i.opSize === 2) { out.push(writeReg(2, r, i, '0', '0')); return true; }
+  const a = e.fresh(), b = e.fresh();
+  out.push(`const ${a} = lo[${r}], ${b} = hi[${r}];`);
+  out.push(i.opSize === 8 ? `lo[${r}] = ${swap(b)}; hi[${r}] = ${swap(a)};` : `lo[${r}] = ${swap(a)}; hi[${r}] = 0;`);
   return true;
 }
