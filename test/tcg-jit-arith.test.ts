@@ -188,6 +188,17 @@ again:
   shl ecx, 5
   rol rsi, 17
   adc r9d, ecx
+  shr r9d, 1
+  inc r9d
+  bt r9d, 3
+  bsf r13d, r9d
+  xchg r13, r14
+  rol r14, 5
+  sub r14d, 7
+  ror edx, 3
+  dec r13
+  bts r13, 40
+  add r15, r13
   ror rdx, 9
   sbb r11d, edx
   shr rdx, 1

@@ -47,7 +47,10 @@ const NONE = 0, WRITES_ALL = 1, OTHER = 2;
  * How instruction x affects the arithmetic flags, for the elimination above:
  * WRITES_ALL and NONE only for register forms that cannot fault and cannot
  * leave the block early (as emitted inline or by their handler); OTHER for
- * everything else (readers, memory operands, unknown instructions).
+ * everything else (readers, memory operands, unknown instructions). NONE
+ * also covers flag writers whose register results do not depend on the
+ * flags (rotates, INC/DEC, BT, BSF/BSR): inside a window that ends with a
+ * WRITES_ALL, whatever flags they read or write are themselves dead.
  */
 function flagEffect(x: DecodedInstruction, codeSize: number): number {
   const op = x.opcode;
@@ -81,8 +84,15 @@ function flagEffect(x: DecodedInstruction, codeSize: number): number {
     case 0x8d: return reg ? OTHER : NONE; // LEA computes an address, never accesses memory
     case 0x98: case 0x99: return NONE;
     case 0xf6: case 0xf7: return reg && x.regField === 2 ? NONE : OTHER; // NOT
+    case 0x86: case 0x87: return reg ? NONE : OTHER; // XCHG reg, reg
+    case 0xc6: case 0xc7: return reg && x.regField === 0 ? NONE : OTHER; // MOV r, imm (other /r: #UD)
+    case 0xfe: case 0xff: return reg && x.regField <= 1 ? NONE : OTHER; // INC/DEC (CF kept: a flags-only input)
+    case 0x1a3: case 0x1ab: case 0x1b3: case 0x1bb: case 0x1bc: case 0x1bd: return reg ? NONE : OTHER; // BT*, BSF/BSR (TZCNT/LZCNT)
+    case 0x1ba: return reg && x.regField >= 4 ? NONE : OTHER; // BT* r, imm8 (/0-/3: #UD)
     default:
+      if (op >= 0x90 && op <= 0x97) return NONE; // NOP, PAUSE, XCHG with rAX
       if ((op >= 0xb0 && op <= 0xbf) || (op >= 0x1c8 && op <= 0x1cf)) return NONE; // MOV r, imm; BSWAP
+      if (op >= 0x40 && op <= 0x4f && codeSize !== 8) return NONE; // INC/DEC outside 64-bit mode
       return OTHER;
   }
 }
