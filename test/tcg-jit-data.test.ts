@@ -7,8 +7,14 @@
  * faults in the middle of a block leaving precise state.
  */
 import t from 'tap';
-import type { Handler } from '../src/tcg-fallback/cpu';
-import { PT, PTE_P, TIERS, Machine, labelAddress, machine, runProgram, snapshot } from './tcg-jit-support';
+import { Cpu, Handler } from '../src/tcg-fallback/cpu';
+import { handlerTable } from '../src/tcg-fallback/handler-table';
+import { CR0_PE, SEG_CS } from '../src/tcg-fallback/cpu-constants';
+import { GuestMemory } from '../src/memory/guest-memory';
+import { IoBus } from '../src/devices/bus';
+import { memoryLogger } from '../src/log';
+import { assemble } from './tcg-cpu-support';
+import { PT, PTE_P, TIERS, Machine, Tier, labelAddress, machine, runProgram, snapshot } from './tcg-jit-support';
 
 /** Scratch data page (identity-mapped, writable). */
 const DATA = 0x90000;
@@ -595,6 +601,121 @@ t.test('an 8-bit read-modify-write into the running block is seen by the next in
   });
   t.same(states[1], states[0]);
   t.same(states[2], states[0]);
+});
+
+/** Data area and code origin of the 16/32-bit scenarios (below 64 KiB, so real mode reaches them). */
+const LEGACY_DATA = 0x3000, LEGACY_CODE = 0x1000;
+
+/** A CPU without paging in real mode (16) or flat 32-bit protected mode (32), in one of the tiers. */
+function legacyCpu(tier: Tier, bits: 16 | 32): { cpu: Cpu; mem: GuestMemory } {
+  const mem = new GuestMemory([{ guestAddress: 0, bytes: new Uint8Array(1 << 20) }]);
+  const cpu = new Cpu(mem, new IoBus(memoryLogger()));
+  cpu.handlers = handlerTable();
+  cpu.setTranslation(tier !== 'interp');
+  if (cpu.jit !== undefined) cpu.jit.compileThreshold = tier === 'compiled' ? 0 : Infinity;
+  cpu.policy = { onException: () => true };
+  cpu.cr0 = (bits === 32 ? CR0_PE : 0) | 0x10;
+  cpu.segs.forEach((sg, n) => {
+    sg.selector = 0; sg.base = 0; sg.limit = bits === 32 ? 0xffffffff : 0xffff;
+    sg.type = n === SEG_CS ? 0xb : 3; sg.s = true; sg.present = true; sg.unusable = false;
+    sg.db = bits === 32; sg.l = false;
+  });
+  cpu.updateMode();
+  cpu.lo[4] = 0x8000;
+  return { cpu, mem };
+}
+
+/** One source assembled as 16-bit and as 32-bit code: operand/address-size prefixes flip between the two. */
+const LEGACY = `
+  mov ebp, ${LEGACY_DATA}
+  mov dword ptr [ebp], eax
+  mov dword ptr [ebp + 4], ebx
+  mov word ptr [ebp + 8], cx
+  add al, bl
+  pushfd
+  adc ah, byte ptr [ebp + 1]
+  pushfd
+  sbb cx, word ptr [ebp + 4]
+  pushfd
+  sub byte ptr [ebp + 2], dl
+  pushfd
+  adc word ptr [ebp + 6], 0x7fff
+  pushfd
+  inc cx
+  dec dx
+  pushfd
+  inc ebx
+  dec eax
+  pushfd
+  inc byte ptr [ebp + 3]
+  neg word ptr [ebp + 8]
+  pushfd
+  not byte ptr [ebp + 9]
+  movzx esi, byte ptr [ebp + 1]
+  movsx edi, word ptr [ebp + 2]
+  movzx cx, bh
+  cmp al, 0x80
+  cmovb edx, dword ptr [ebp]
+  setg byte ptr [ebp + 10]
+  setnz ch
+  mov bx, ${LEGACY_DATA}
+  mov si, 4
+  mov al, byte ptr [bx + si]
+  mov byte ptr [bx + si + 12], ah
+  add word ptr [bx + si + 2], ax
+  pushfd
+  lea di, [bx + si + 7]
+  lea edi, [ebp + esi * 2 + 5]
+  xchg al, ah
+  xchg bx, cx
+  cbw
+  cwde
+  cwd
+  cdq
+  bt eax, 3
+  bts word ptr [ebp + 4], 9
+  pushfd
+  bsf ecx, eax
+  bswap edx
+  xadd byte ptr [ebp + 11], cl
+  cmpxchg word ptr [ebp + 12], dx
+  pushfd
+done:
+  nop
+`;
+
+t.test('real mode and 32-bit protected mode: 16/32-bit operands, 16-bit addressing, segment checks', async (t) => {
+  for (const bits of [16, 32] as const) {
+    const source = `.intel_syntax noprefix\n${LEGACY}`;
+    const code = assemble(source, bits, LEGACY_CODE);
+    const doneAt = LEGACY_CODE + assemble(source.slice(0, source.indexOf('\ndone:')), bits, LEGACY_CODE).length;
+    for (const [a, b] of [[0x12348081, 0xffff7f01], [0x80, 0x8000ffff], [0, 0xffffffff]]) {
+      const states = TIERS.map((tier) => {
+        const { cpu, mem } = legacyCpu(tier, bits);
+        mem.write(LEGACY_CODE, code);
+        cpu.lo[0] = a; cpu.lo[3] = b; cpu.lo[1] = a ^ b; cpu.lo[2] = b >>> 3;
+        cpu.rip = LEGACY_CODE;
+        cpu.execute(10000, doneAt);
+        const st = snapshot(cpu);
+        st.data = Buffer.from(mem.read(LEGACY_DATA, 32)).toString('hex');
+        st.stack = Buffer.from(mem.read(0x8000 - 128, 128)).toString('hex');
+        return st;
+      });
+      t.equal(states[0].rip, doneAt, `${bits}-bit: the interpreter reached done`);
+      t.same(states[1], states[0], `${bits}-bit a=${a.toString(16)} b=${b.toString(16)}: blocks match the interpreter`);
+      t.same(states[2], states[0], `${bits}-bit a=${a.toString(16)} b=${b.toString(16)}: compiled blocks match the interpreter`);
+    }
+    // Everything but PUSHFD is inline in these modes too (a jump ends the last block at done, as in handlerCalls).
+    const jumped = source.replace('\ndone:', '\n  jmp 1f\n1:\ndone:');
+    const { cpu, mem } = legacyCpu('compiled', bits);
+    mem.write(LEGACY_CODE, assemble(jumped, bits, LEGACY_CODE));
+    const called = new Set<number>();
+    const table: Handler[] = cpu.handlers;
+    cpu.handlers = table.map((h, op): Handler => (c, i) => { called.add(op); h(c, i); });
+    cpu.rip = LEGACY_CODE;
+    cpu.execute(10000, LEGACY_CODE + assemble(jumped.slice(0, jumped.indexOf('\ndone:')), bits, LEGACY_CODE).length);
+    t.same([...called].filter((op) => op !== 0x9c).map((op) => op.toString(16)), [], `${bits}-bit: no handler but PUSHFD ran`);
+  }
 });
 
 /**
