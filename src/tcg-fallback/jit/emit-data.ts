@@ -193,11 +193,9 @@ function openRmw(s: Site, size: number): Rmw {
  * results, so only the zero test (exact on the masked result) stays known.
  */
 function record(e: Emitter, op: number, size: number, r: string, rh: string, a: string, ah: string, b: string, bh: string, cin: string): void {
+  // Below 64 bits the high halves passed are '0' (as aluBinary records them): e.record stores them
+  // for ADC/SBB, whose LazyFlags.cf() compares them at every size.
   e.record(op, size, r, rh, a, ah, b, bh, cin);
-  // e.record leaves the high halves alone below 64 bits, but LazyFlags.cf() for ADC/SBB compares
-  // them at every size (res === a && resHi === aHi, a === b && aHi === bHi): stale halves from an
-  // earlier 64-bit op would turn a carry-in into a wrong CF. Zero them, as aluBinary's record does.
-  if ((op === LAZY_ADC || op === LAZY_SBB) && size !== 8 && !e.flagsDead) e.out.push('f.resHi = 0; f.aHi = 0; f.bHi = 0;');
   if (size < 4) e.known = { lo: r, hi: undefined };
 }
 
