@@ -20,6 +20,7 @@
 import { FLAG_CF, FLAG_DF, FLAG_ZF } from '../cpu-constants';
 import type { DecodedInstruction } from '../decoder';
 import { LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, SIZE_MASK } from '../lazy-flags';
+import { TLB_MASK, TLB_SIZE } from '../mmu';
 import type { Block } from './block';
 import { ALU_ADC, ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SBB, ALU_SUB, Emitter, foldCondition } from './emitter';
 
@@ -172,6 +173,12 @@ interface Rmw { v: string; vh: string; write(r: string, rh: string): void }
  * memory the write permission is checked (and may fault) before the read,
  * so a fault leaves nothing half done. The caller emits afterStore() once
  * every register the instruction writes is written.
+ *
+ * In 64-bit code with a DS/ES/SS operand, a hit in the TLB's write tags on
+ * a RAM page without cached code (the conditions of Emitter.store's fast
+ * path) reads and writes the host view directly: such a hit proves the
+ * write cannot fault, and a writable page is readable. Anything else takes
+ * the interpreter's calls (cpu.linear, probeWrite, readLinear, writeLinear).
  */
 function openRmw(s: Site, size: number): Rmw {
   const { e, i, out } = s;
@@ -179,10 +186,33 @@ function openRmw(s: Site, size: number): Rmw {
     const [v, vh] = readRm(s, size);
     return { v, vh, write: (r, rh) => out.push(writeReg(size, i.rm, i, r, rh)) };
   }
+  const seg = i.segment;
   const lin = e.fresh(), v = e.fresh(), vh = e.fresh();
-  out.push(`const ${lin} = cpu.linear(${i.segment}, ${effectiveAddress(s)}, ${size}, true); cpu.probeWrite(${lin}, ${size});`);
-  out.push(`const ${v} = cpu.readLinear(${lin}, ${size}), ${vh} = ${size === 8 ? 'cpu.vhi' : '0'};`);
-  return { v, vh, write: (r, rh) => out.push(`cpu.writeLinear(${lin}, ${size}, ${r}, ${size === 8 ? rh : '0'});`) };
+  const slowRead = `${lin} = cpu.linear(${seg}, ${'$A'}, ${size}, true); cpu.probeWrite(${lin}, ${size}); ` +
+    `${v} = cpu.readLinear(${lin}, ${size}); ${vh} = ${size === 8 ? 'cpu.vhi' : '0'};`;
+  const slowWrite = (r: string, rh: string): string => `cpu.writeLinear(${lin}, ${size}, ${r}, ${size === 8 ? rh : '0'});`;
+  const a = e.fresh();
+  out.push(`const ${a} = ${effectiveAddress(s)}; let ${lin} = 0, ${v}, ${vh};`);
+  if (s.e.block.codeSize !== 8 || seg >= 4) {
+    out.push(slowRead.replace('$A', a));
+    return { v, vh, write: (r, rh) => out.push(slowWrite(r, rh)) };
+  }
+  const vpn = e.fresh(), idx = e.fresh(), view = e.fresh(), p = e.fresh();
+  const get = size === 1 ? `${view}.getUint8(${p})` : size === 2 ? `${view}.getUint16(${p}, true)` : `${view}.getUint32(${p}, true)`;
+  out.push(`let ${view}, ${p} = -1;`,
+    `if (${a} >= -140737488355328 && ${a} + ${size - 1} < 140737488355328 && (${a} & 4095) <= ${4096 - size}) {`,
+    `const ${vpn} = Math.floor(${a} / 4096), ${idx} = (cpu.cpl === 3 ? ${TLB_SIZE} : 0) + (${vpn} & ${TLB_MASK}); ${view} = T.views[${idx}];`,
+    `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) ${p} = T.offsets[${idx}] + (${a} & 4095); }`,
+    `if (${p} >= 0) { ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; } else { ${slowRead.replace('$A', a)} }`);
+  const set = (r: string, rh: string): string => {
+    switch (size) {
+      case 1: return `${view}.setUint8(${p}, ${r});`;
+      case 2: return `${view}.setUint16(${p}, ${r}, true);`;
+      case 4: return `${view}.setUint32(${p}, ${r} >>> 0, true);`;
+      default: return `${view}.setUint32(${p}, ${r} >>> 0, true); ${view}.setUint32(${p} + 4, ${rh} >>> 0, true);`;
+    }
+  };
+  return { v, vh, write: (r, rh) => out.push(`if (${p} >= 0) { ${set(r, rh)} } else ${slowWrite(r, rh)}`) };
 }
 
 // ---------------------------------------------------------------- flags
