@@ -69,7 +69,7 @@ t.test('a store into another cached block is seen when that block runs next', as
   t.same(states[2], states[0]);
 });
 
-t.test('device writes to RAM (DMA) behind the CPU are caught at the next execute()', async (t) => {
+t.test('host writes to RAM through GuestMemory (announced as DMA) are seen by the next execute()', async (t) => {
   for (const tier of TIERS) {
     const m = machine(tier);
     const src = `
@@ -81,7 +81,7 @@ done:
 `;
     runProgram(m, src, 300);
     t.equal(m.cpu.lo[0], 1);
-    // Patch the immediate as a device would: straight into guest RAM.
+    // Patch the immediate behind the CPU's back; GuestMemory.writeU8 announces it (see tcg-jit-dma.test.ts for virtqueues).
     m.mem.writeU8(CODE + 1, 9);
     m.cpu.execute(10);
     t.equal(m.cpu.lo[0], 9, `${tier}: new bytes executed`);
