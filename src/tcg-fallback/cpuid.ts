@@ -1,7 +1,7 @@
 /**
  * CPUID: one consistent x86-64 model. A feature bit is reported exactly
  * when this CPU implements it: no SSE3 or later, no MMX, no XSAVE/AVX, no
- * x2APIC, no SMEP/SMAP, no RDRAND. TSC-deadline only with a LAPIC model
+ * x2APIC, no SMEP/SMAP. RDRAND/RDSEED come from the host CSPRNG. TSC-deadline only with a LAPIC model
  * attached (it implements that timer mode).
  *
  * The TSC is reported invariant (it follows the virtual clock, whatever the
@@ -32,6 +32,7 @@ const FEAT1_ECX_CX16 = 1 << 13;
 const FEAT1_ECX_MOVBE = 1 << 22;
 const FEAT1_ECX_POPCNT = 1 << 23;
 const FEAT1_ECX_TSC_DEADLINE = 1 << 24;
+const FEAT1_ECX_RDRAND = 1 << 30;
 const FEAT1_ECX_HYPERVISOR = 1 << 31;
 
 const FEAT1_EDX =
@@ -52,6 +53,7 @@ const FEAT1_EDX =
   (1 << 26);  // SSE2
 
 const LEAF7_EBX_TSC_ADJUST = 1 << 1;
+const LEAF7_EBX_RDSEED = 1 << 18;
 const EXT7_EDX_INVARIANT_TSC = 1 << 8;
 
 const EXT1_ECX = (1 << 0) /* LAHF/SAHF in 64-bit mode */ | (1 << 5) /* LZCNT */;
@@ -91,12 +93,12 @@ export function cpuid(leaf: number, subleaf: number, apicId: number, cpuCount: n
     case 1:
       r.eax = CPUID_SIGNATURE;
       r.ebx = ((apicId & 0xff) << 24) | ((Math.min(cpuCount, 255) & 0xff) << 16) | (8 << 8);
-      r.ecx = (FEAT1_ECX_CX16 | FEAT1_ECX_MOVBE | FEAT1_ECX_POPCNT | FEAT1_ECX_HYPERVISOR | (tscDeadline ? FEAT1_ECX_TSC_DEADLINE : 0)) >>> 0;
+      r.ecx = (FEAT1_ECX_CX16 | FEAT1_ECX_MOVBE | FEAT1_ECX_POPCNT | FEAT1_ECX_RDRAND | FEAT1_ECX_HYPERVISOR | (tscDeadline ? FEAT1_ECX_TSC_DEADLINE : 0)) >>> 0;
       r.edx = FEAT1_EDX >>> 0;
       break;
     case 7:
-      // Subleaf 0: IA32_TSC_ADJUST only.
-      if (subleaf === 0) r.ebx = LEAF7_EBX_TSC_ADJUST;
+      // Subleaf 0: IA32_TSC_ADJUST and RDSEED.
+      if (subleaf === 0) r.ebx = LEAF7_EBX_TSC_ADJUST | LEAF7_EBX_RDSEED;
       break;
     case 0x15:
       if (tscDeadline) { r.eax = 1; r.ebx = TSC_TO_CRYSTAL; r.ecx = CRYSTAL_HZ; }

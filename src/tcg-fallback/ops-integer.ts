@@ -10,6 +10,7 @@ import {
 } from './alu';
 import { resultFlags, LAZY_IMUL, LAZY_LOGIC, PARITY } from './lazy-flags';
 import { multiplyLow64, product } from './mul64';
+import { rdrand } from './ops-random';
 import {
   FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF, SEG_DS, TWO_32, VEC_DE, VEC_UD,
 } from './cpu-constants';
@@ -818,7 +819,7 @@ export function registerIntegerOps(t: Handler[], far: { callJmpFar: Handler }): 
   t[0x1c0] = xadd; t[0x1c1] = xadd;
   for (let op = 0x1c8; op <= 0x1cf; op++) t[op] = bswap;
   t[0x2f0] = movbe; t[0x2f1] = movbe;
-  t[0x1c7] = (cpu, i) => { if (i.regField === 1) cmpxchgWide(cpu, i); else ud(); };
+  t[0x1c7] = (cpu, i) => { if (i.regField === 1) cmpxchgWide(cpu, i); else if (i.regField >= 6) rdrand(cpu, i); else ud(); };
 }
 
 /** ARPL (protected mode, 32-bit code). */
