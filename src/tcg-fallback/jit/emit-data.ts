@@ -181,18 +181,23 @@ interface Rmw { v: string; vh: string; write(r: string, rh: string): void }
  * the interpreter's calls (cpu.linear, probeWrite, readLinear, writeLinear).
  */
 function openRmw(s: Site, size: number): Rmw {
-  const { e, i, out } = s;
+  const { i, out } = s;
   if (i.mod === 3) {
     const [v, vh] = readRm(s, size);
     return { v, vh, write: (r, rh) => out.push(writeReg(size, i.rm, i, r, rh)) };
   }
-  const seg = i.segment;
+  return openMemoryRmw(s, size, i.segment, effectiveAddress(s));
+}
+
+/** openRmw's memory half for a given segment and offset expression (BTS/BTR/BTC address another element). */
+function openMemoryRmw(s: Site, size: number, seg: number, offset: string): Rmw {
+  const { e, out } = s;
   const lin = e.fresh(), v = e.fresh(), vh = e.fresh();
   const slowRead = `${lin} = cpu.linear(${seg}, ${'$A'}, ${size}, true); cpu.probeWrite(${lin}, ${size}); ` +
     `${v} = cpu.readLinear(${lin}, ${size}); ${vh} = ${size === 8 ? 'cpu.vhi' : '0'};`;
   const slowWrite = (r: string, rh: string): string => `cpu.writeLinear(${lin}, ${size}, ${r}, ${size === 8 ? rh : '0'});`;
   const a = e.fresh();
-  out.push(`const ${a} = ${effectiveAddress(s)}; let ${lin} = 0, ${v}, ${vh};`);
+  out.push(`const ${a} = ${offset}; let ${lin} = 0, ${v}, ${vh};`);
   if (s.e.block.codeSize !== 8 || seg >= 4) {
     out.push(slowRead.replace('$A', a));
     return { v, vh, write: (r, rh) => out.push(slowWrite(r, rh)) };
@@ -654,21 +659,17 @@ function bitTestMemory(s: Site, op: number, imm: boolean): boolean {
     const wrapped = i.addrSize === 8 ? at : i.addrSize === 4 ? `${at} >>> 0` : `${at} & 65535`;
     out.push(`const ${addr} = ${wrapped}, ${bit} = ${so} - ${el} * ${bits};`);
   }
-  let lo: string, hi: string, lin = '';
+  let lo: string, hi: string, m: Rmw | undefined;
   if (op === 0) [lo, hi] = e.load(i.segment, addr, size);
-  else {
-    lin = e.fresh(); lo = e.fresh(); hi = e.fresh();
-    out.push(`const ${lin} = cpu.linear(${i.segment}, ${addr}, ${size}, true); cpu.probeWrite(${lin}, ${size});`);
-    out.push(`const ${lo} = cpu.readLinear(${lin}, ${size}), ${hi} = ${size === 8 ? 'cpu.vhi' : '0'};`);
-  }
+  else { m = openMemoryRmw(s, size, i.segment, addr); lo = m.v; hi = m.vh; }
   const inHi = e.fresh(), word = e.fresh(), mask = e.fresh(), fl = e.fresh();
   out.push(`const ${inHi} = ${size === 8 ? `${bit} >= 32` : 'false'}, ${word} = ${inHi} ? ${hi} : ${lo}, ${mask} = (1 << (${bit} & 31)) >>> 0;`);
   out.push(`const ${fl} = f.arith(); f.setEager((${word} & ${mask}) !== 0 ? ${fl} | 1 : ${fl} & ~1);`);
   e.known = undefined;
-  if (op === 0) return true;
+  if (m === undefined) return true;
   const nw = e.fresh();
   out.push(`const ${nw} = (${op === 1 ? `${word} | ${mask}` : op === 2 ? `${word} & ~${mask}` : `${word} ^ ${mask}`}) >>> 0;`);
-  out.push(`cpu.writeLinear(${lin}, ${size}, ${inHi} ? ${lo} : ${nw}, ${inHi} ? ${nw} : ${hi});`);
+  m.write(`(${inHi} ? ${lo} : ${nw})`, `(${inHi} ? ${nw} : ${hi})`);
   afterStore(s);
   return true;
 }
