@@ -72,6 +72,15 @@ export class TcgVcpu implements Vcpu {
     this.cpu.tscSource = platform?.tsc;
     this.cpu.apicId = index;
     this.cpu.cpuCount = config.cpus;
+    if (this.ripSampler) {
+      const cpu = this.cpu;
+      this.ripSampler.stats = () => {
+        const j = cpu.jit;
+        return j === undefined ? `interpreter: ${cpu.instructionCount} instructions`
+          : `instructions ${cpu.instructionCount} in blocks ${j.blockInstructions} interpreted ${j.interpretedInstructions} ` +
+            `blocks built ${j.cache.built} compiled ${j.compiledBlocks} page invalidations ${j.cache.invalidations}`;
+      };
+    }
     if (index > 0) {
       this.cpu.waitForSipi = true;
       this.cpu.msr.apicBase &= ~0x100n; // not the bootstrap processor

@@ -12,6 +12,9 @@ export class RipSampler {
   private last = performance.now();
   private lastWrite = this.last;
 
+  /** Extra lines written first, as "# ..." comments (the translator's counters). */
+  stats: (() => string) | undefined;
+
   constructor(private readonly file: string) {}
 
   static fromEnv(): RipSampler | undefined {
@@ -32,6 +35,7 @@ export class RipSampler {
   private write(): void {
     const rows = [...this.totals].sort((a, b) => b[1] - a[1]);
     const hex = (rip: number): string => (rip < 0 ? BigInt.asUintN(64, BigInt(rip)) : BigInt(rip)).toString(16);
-    writeFileSync(this.file, rows.map(([rip, ms]) => `${ms.toFixed(3)} ${hex(rip)}`).join('\n') + '\n');
+    const head = this.stats ? `# ${this.stats()}\n` : '';
+    writeFileSync(this.file, head + rows.map(([rip, ms]) => `${ms.toFixed(3)} ${hex(rip)}`).join('\n') + '\n');
   }
 }
