@@ -75,6 +75,10 @@ const HIGH_BYTES = `
   setc cl
   xchg bh, byte ptr [rbp + 1]
   add byte ptr [rbp + 1], ah
+  movabs byte ptr [${DATA + 0x44}], al
+  movabs eax, dword ptr [${DATA}]
+  movabs qword ptr [${DATA + 0x48}], rax
+  movabs ax, word ptr [${DATA + 1}]
 done:
   nop
 `;
@@ -680,6 +684,9 @@ const LEGACY = `
   xadd byte ptr [ebp + 11], cl
   cmpxchg word ptr [ebp + 12], dx
   pushfd
+  mov word ptr [${LEGACY_DATA + 0x14}], ax
+  mov al, byte ptr [${LEGACY_DATA + 3}]
+  mov dword ptr [${LEGACY_DATA + 0x18}], eax
 done:
   nop
 `;

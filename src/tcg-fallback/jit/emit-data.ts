@@ -4,7 +4,7 @@
  * (it then falls through to the next instruction).
  *
  * Covered: MOVZX/MOVSX/MOVSXD, CBW/CWDE/CDQE, CWD/CDQ/CQO, CMOVcc, SETcc,
- * 8/16-bit MOV (register, memory, immediate), ALU at every size including
+ * 8/16-bit MOV (register, memory, immediate), MOV moffs, ALU at every size including
  * ADC/SBB (00-3D, group 1), TEST (84/85, A8/A9, F6/F7 /0 /1), NOT/NEG,
  * INC/DEC (FE, FF /0 /1, 40-4F outside 64-bit mode), XCHG, LEA at every
  * operand/address size, BT/BTS/BTR/BTC (register and memory), CMPXCHG,
@@ -17,7 +17,7 @@
  * told apart. Forms codegen.ts emits itself never reach here, but handling
  * them again would be harmless.
  */
-import { FLAG_CF, FLAG_DF, FLAG_ZF } from '../cpu-constants';
+import { FLAG_CF, FLAG_DF, FLAG_ZF, SEG_DS } from '../cpu-constants';
 import type { DecodedInstruction } from '../decoder';
 import { LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, SIZE_MASK } from '../lazy-flags';
 import { TLB_MASK, TLB_SIZE } from '../mmu';
@@ -75,6 +75,7 @@ export function emitData(e: Emitter, block: Block, k: number): boolean {
     }
     case 0x86: case 0x87: return xchg(s);
     case 0x88: case 0x89: case 0x8a: case 0x8b: return mov(s);
+    case 0xa0: case 0xa1: case 0xa2: case 0xa3: return movMoffs(s);
     case 0x8d: return lea(s);
     case 0xc6: case 0xc7: return movImm(s);
     case 0xf6: case 0xf7: return group3(s);
@@ -468,6 +469,25 @@ function mov(s: Site): boolean {
     const [v, vh] = e.load(i.segment, effectiveAddress(s), size);
     out.push(writeReg(size, i.reg, i, v, vh));
   }
+  return true;
+}
+
+/** MOV between the accumulator and an absolute offset (A0-A3): the offset is a constant, DS unless overridden. */
+function movMoffs(s: Site): boolean {
+  const { e, i, out } = s;
+  const size = byteSize(i);
+  const offset = i.addrSize === 8 ? (i.immHi | 0) * 4294967296 + (i.imm >>> 0) : i.imm >>> 0;
+  const seg = i.segOverride >= 0 ? i.segOverride : SEG_DS;
+  out.push(e.precise(s.k));
+  if ((i.opcode & 2) === 0) {
+    const [v, vh] = e.load(seg, `${offset}`, size);
+    out.push(writeReg(size, 0, undefined, v, vh));
+    return true;
+  }
+  const v = e.fresh(), vh = e.fresh();
+  out.push(`const ${v} = ${readReg(size, 0, undefined)}, ${vh} = ${size === 8 ? 'hi[0]' : '0'};`);
+  e.store(seg, `${offset}`, size, v, vh);
+  afterStore(s);
   return true;
 }
 
