@@ -511,6 +511,45 @@ t.test('BSF/BSR (zero source keeps the destination), POPCNT, BSWAP, CLC/STC/CMC/
   }
 });
 
+const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+
+/**
+ * SETcc and CMOVcc for every condition right after a 32-bit CMP/TEST (the
+ * translator folds the condition from the known result), after 8/16-bit ones
+ * (only ZF may be folded there) and after a 64-bit CMP.
+ */
+function conditionProgram(): string {
+  let src = `  mov rbp, ${DATA}\n  xor esi, esi\n  xor edi, edi\n`;
+  CC.forEach((cc, n) => {
+    src += `  cmp eax, ebx\n  set${cc} byte ptr [rbp + ${n}]\n`;
+    src += `  test eax, ebx\n  set${cc} byte ptr [rbp + ${16 + n}]\n`;
+    src += `  cmp al, bl\n  set${cc} byte ptr [rbp + ${32 + n}]\n`;
+    src += `  test bx, ax\n  set${cc} byte ptr [rbp + ${48 + n}]\n`;
+    src += `  cmp rax, rbx\n  set${cc} byte ptr [rbp + ${64 + n}]\n`;
+    src += `  mov ecx, ${n}\n  cmp eax, ebx\n  cmov${cc} esi, ecx\n  cmp ah, bh\n  cmov${cc} edi, ecx\n`;
+    src += `  mov dword ptr [rbp + ${80 + 8 * n}], esi\n  mov dword ptr [rbp + ${84 + 8 * n}], edi\n`;
+  });
+  return `${src}done:\n  nop\n`;
+}
+
+t.test('SETcc/CMOVcc folded from a known CMP/TEST result agree with the lazy flags', async (t) => {
+  const values = [0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0x7fffffff, 0x80000000, 0xffffffff, 0x12345678];
+  const src = conditionProgram();
+  let bad = 0;
+  for (const a of values) {
+    for (const b of values) {
+      const results = TIERS.map((tier) => {
+        const m = machine(tier);
+        m.cpu.lo[0] = a; m.cpu.lo[3] = b; m.cpu.hi[0] = b; m.cpu.hi[3] = a;
+        runProgram(m, src);
+        return Buffer.from(m.mem.read(DATA, 208)).toString('hex');
+      });
+      if (results[1] !== results[0] || results[2] !== results[0]) { bad++; t.fail(`a=${a.toString(16)} b=${b.toString(16)}`); }
+    }
+  }
+  t.equal(bad, 0, 'every tier computed the same conditions');
+});
+
 const FAULT_RMW = `
   mov rsi, 0x105000
   mov rbp, ${DATA}
