@@ -3,8 +3,11 @@
  * (jit/emit-data.ts), each scenario run by the interpreter, by cached blocks
  * and by compiled blocks with identical architectural results (registers,
  * RFLAGS, memory): high-byte registers, sign and zero extension, CMOV with a
- * false condition, ADC/SBB with a carry in, 8/16-bit read-modify-write, and
- * faults in the middle of a block leaving precise state.
+ * false condition, ADC/SBB with a carry in, 8/16-bit read-modify-write,
+ * bit tests, CMPXCHG/XADD, conditions folded from known results, faults in
+ * the middle of a block leaving precise state, and the same forms in real
+ * and 32-bit protected mode. A last check makes sure the scenarios really
+ * ran as generated code: no handler but PUSHF's may be called.
  */
 import t from 'tap';
 import { Cpu, Handler } from '../src/tcg-fallback/cpu';
@@ -27,7 +30,7 @@ function state(m: Machine): Record<string, string | number> {
   return s;
 }
 
-/** Runs `source` in every tier with `setup` applied first; checks all tiers agree and returns the interpreter's machine. */
+/** Runs `source` in every tier with `setup` applied first; checks all tiers agree and returns the machines (interpreter first). */
 function agree(t: tap.Test, name: string, source: string, setup: (m: Machine) => void = () => undefined): Machine[] {
   const machines = TIERS.map((tier) => {
     const m = machine(tier);
