@@ -28,6 +28,8 @@ export const HDR = {
   relocatableKernel: 0x234,
   xloadflags: 0x236,
   cmdlineSize: 0x238,
+  payloadOffset: 0x248,
+  payloadLength: 0x24c,
   prefAddress: 0x258,
   initSize: 0x260,
 } as const;
@@ -63,6 +65,9 @@ export interface SetupHeader {
   readonly prefAddress: number;
   /** Memory the kernel needs, from its load address, to decompress and start. */
   readonly initSize: number;
+  /** The compressed kernel: offset from the start of the protected-mode code, and length (protocol 2.08+). */
+  readonly payloadOffset: number;
+  readonly payloadLength: number;
   /** End of the header in the file: 0x202 + the jump's displacement byte. */
   readonly headerEnd: number;
 }
@@ -127,6 +132,8 @@ export function parseSetupHeader(image: Uint8Array): SetupHeader {
     cmdlineSize: v.getUint32(HDR.cmdlineSize, true),
     prefAddress: Number(v.getBigUint64(HDR.prefAddress, true)),
     initSize: v.getUint32(HDR.initSize, true),
+    payloadOffset: v.getUint32(HDR.payloadOffset, true),
+    payloadLength: v.getUint32(HDR.payloadLength, true),
     headerEnd,
   };
 }
