@@ -33,6 +33,10 @@ t.test('every option lands in the config', async (t) => {
   t.equal(qmpFd, 5);
 });
 
+t.test('--kernel-format bzimage keeps the kernel\'s own decompressor', async (t) => {
+  t.same(parseRunArgs(['--kernel', 'k', '--kernel-format', 'bzimage']).config.kernelFormat, { kind: 'bzimage' });
+});
+
 t.test('memory sizes as QEMU reads them', async (t) => {
   t.equal(parseMemorySize('512'), 512 * 2 ** 20, 'bare number is MiB');
   t.equal(parseMemorySize('64M'), 64 * 2 ** 20);
@@ -54,7 +58,7 @@ t.test('bad input gets one clear line naming the option', async (t) => {
     [['--kernel', 'k', '--memory', 'huge'], /bad memory size 'huge'/],
     [['--kernel', 'k', '--accel', 'hvf'], /bad --accel 'hvf'/],
     [['--kernel', 'k', '--serial', 'tcp:1'], /bad --serial 'tcp:1'/],
-    [['--kernel', 'k', '--kernel-format', 'elf'], /bad --kernel-format 'elf'/],
+    [['--kernel', 'k', '--kernel-format', 'elf'], /bad --kernel-format 'elf': expected auto, bzimage or raw,/],
     [['--kernel', 'k', '--kernel-format', 'raw,entry=0x10'], /needs load=ADDR/],
     [['--kernel', 'k', '--kernel-format', 'raw,load=zz'], /bad load address 'zz'/],
     [['--kernel', 'k', '--kernel-format', 'raw,load=0x1000,mode=8'], /bad --kernel-format mode '8'/],

@@ -106,3 +106,11 @@ t.test('a raw kernel larger than RAM is refused', { skip: noTools || false }, as
   t.equal(r.status, 1);
   t.match(r.stderr, /^tsvisor: raw kernel \(3145728 bytes at 0xf00000-0x1200000\) does not fit in guest RAM \(16777216 bytes\)/);
 });
+
+t.test('--kernel-format bzimage refuses a kernel that is not a bzImage', async (t) => {
+  const notBz = join(work, 'not-bzimage.bin');
+  writeFileSync(notBz, Buffer.alloc(8192, 0x90));
+  const r = await runTsvisor(['run', '--kernel', notBz, '--kernel-format', 'bzimage', '--accel', 'tcg']);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /^tsvisor: --kernel-format bzimage: .*not-bzimage\.bin is not a bzImage \(no "HdrS" signature at offset 0x202\)/);
+});

@@ -20,7 +20,7 @@ export interface RunOptions {
 
 export const RUN_USAGE = `usage: tsvisor run --kernel PATH [options]
   --kernel PATH            kernel: bzImage, PVH vmlinux, Multiboot ELF, or a flat binary with --kernel-format raw,...
-  --kernel-format FMT      auto (default) | raw,load=ADDR,entry=ADDR,mode=16|32|64
+  --kernel-format FMT      auto (default) | bzimage (run its own decompressor) | raw,load=ADDR,entry=ADDR,mode=16|32|64
   --initrd PATH            initial ramdisk
   --append STR             kernel command line
   --memory SIZE            guest RAM, e.g. 256M (default), 2G; a bare number is MiB
@@ -72,8 +72,9 @@ export function parseSerial(text: string): SerialTarget {
 
 export function parseKernelFormat(text: string): KernelFormat {
   if (text === 'auto') return { kind: 'auto' };
+  if (text === 'bzimage') return { kind: 'bzimage' };
   const [kind, ...rest] = text.split(',');
-  if (kind !== 'raw') fail(`bad --kernel-format '${text}': expected auto or raw,load=ADDR,entry=ADDR,mode=16|32|64`);
+  if (kind !== 'raw') fail(`bad --kernel-format '${text}': expected auto, bzimage or raw,load=ADDR,entry=ADDR,mode=16|32|64`);
   const fields = new Map<string, string>();
   for (const kv of rest) {
     const eq = kv.indexOf('=');

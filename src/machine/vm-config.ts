@@ -15,6 +15,8 @@ export type SerialTarget =
 export type KernelFormat =
   /** Detect from the image: bzImage, PVH ELF, Multiboot. */
   | { kind: 'auto' }
+  /** A bzImage booted through its own 64-bit entry, its decompressor run in the guest (never decompressed on the host). */
+  | { kind: 'bzimage' }
   /** A flat binary for test guests: loaded at `load`, entered at `entry` in the given mode. */
   | { kind: 'raw'; load: number; entry: number; mode: 16 | 32 | 64 };
 
