@@ -14,6 +14,8 @@ export class Lz4Error extends Error {
 const MIN_MATCH = 4;
 /** A nibble of 15 means "more length bytes follow". */
 const RUN_MASK = 15;
+/** Below this many bytes a plain loop copies faster than set/copyWithin, whose calls cost more than the bytes. */
+const SHORT_COPY = 32;
 
 /**
  * Decodes the block `input[start, end)` into `out[outStart, outLimit)` and
@@ -49,7 +51,11 @@ export function decodeLz4Block(input: Uint8Array, start: number, end: number, ou
     if (literals > outLimit - op) {
       throw new Lz4Error(`literal length ${literals} overflows the output: ${outLimit - op} bytes of room left`);
     }
-    out.set(input.subarray(ip, ip + literals), op);
+    if (literals < SHORT_COPY) {
+      for (let i = 0; i < literals; i++) out[op + i] = input[ip + i];
+    } else {
+      out.set(input.subarray(ip, ip + literals), op);
+    }
     ip += literals;
     op += literals;
 
@@ -83,6 +89,11 @@ export function decodeLz4Block(input: Uint8Array, start: number, end: number, ou
  */
 function copyMatch(out: Uint8Array, op: number, offset: number, length: number): void {
   const src = op - offset;
+  if (length < SHORT_COPY) {
+    // Byte by byte, in order: an overlapping match reads the bytes it has just written, as the format means.
+    for (let i = 0; i < length; i++) out[op + i] = out[src + i];
+    return;
+  }
   let at = op;
   let left = length;
   while (left > 0) {
