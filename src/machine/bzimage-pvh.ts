@@ -4,9 +4,9 @@
  * Under the software CPU the kernel's own LZ4 decompressor and relocation
  * pass cost a noticeable share of the boot (about 8% for the Debian cloud
  * kernel); a TypeScript decoder on the host does the same work in 0.1-0.3 s
- * of CPU (53 MB of output). Only LZ4 payloads qualify (the other compressors would need
- * their own decoders), and only when the vmlinux carries the PVH entry note;
- * everything else keeps the in-guest path.
+ * of CPU (53 MB of output). Only LZ4 payloads qualify (the other compressors
+ * would need their own decoders), and only when the vmlinux carries the PVH
+ * entry note; everything else keeps the in-guest path.
  */
 import { parseSetupHeader } from './bzimage';
 import { bzImagePayload, decompressLz4Payload, payloadCompression } from './bzimage-payload';
