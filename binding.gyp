@@ -8,6 +8,7 @@
         "native/system.cc",
         "native/vm.cc",
         "native/vcpu.cc",
+        "native/vcpu-thread.cc",
         "native/mapping.cc",
         "native/memory.cc",
         "native/eventfd.cc",

@@ -3,7 +3,8 @@
 // logic and no policy live here; see src/kvm/ for the TypeScript face.
 //
 // Context-aware (NODE_API_MODULE): it loads in worker threads too. The only
-// global state is the mutex-protected mapping and vCPU registries.
+// global state is the mutex-protected mapping and vCPU registries. The native
+// threads it starts (loop waker, vCPU threads) run no JavaScript.
 #include "common.h"
 
 static Napi::Object InitKvmAddon(Napi::Env env, Napi::Object exports) {
@@ -18,6 +19,7 @@ static Napi::Object InitKvmAddon(Napi::Env env, Napi::Object exports) {
   tsvisor::RegisterFileLock(env, exports);
   tsvisor::RegisterThread(env, exports);
   tsvisor::RegisterFdWatch(env, exports);
+  tsvisor::RegisterVcpuThread(env, exports);
   return exports;
 }
 

@@ -36,6 +36,7 @@ void RegisterLoopWake(Napi::Env env, Napi::Object exports);
 void RegisterFileLock(Napi::Env env, Napi::Object exports);
 void RegisterThread(Napi::Env env, Napi::Object exports);
 void RegisterFdWatch(Napi::Env env, Napi::Object exports);
+void RegisterVcpuThread(Napi::Env env, Napi::Object exports);
 // Kicks the vCPU registered under `fd` out of KVM_RUN (any thread). False when not registered.
 bool KickVcpuFd(int fd);
 

@@ -9,6 +9,7 @@
 #include "common.h"
 #include "kvm_abi.h"
 #include "mapping.h"
+#include "run-slot.h"
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,18 +29,6 @@ namespace {
 // SIGUSR1 belongs to Node's inspector, SIGPROF to its profiler; glibc keeps
 // the first real-time signals for itself (SIGRTMIN is already past them).
 int KickSignal() { return SIGRTMIN + 4; }
-
-// The page is unmapped when the last holder (registry or a run in flight) lets go.
-struct RunSlot {
-  RunSlot(kvm_run* r, size_t size) : run(r), mmap_size(size) {}
-  ~RunSlot() { munmap(run, mmap_size); }
-  RunSlot(const RunSlot&) = delete;
-  RunSlot& operator=(const RunSlot&) = delete;
-  kvm_run* run;
-  size_t mmap_size;
-  pthread_t thread{};
-  bool in_run = false;
-};
 
 std::mutex g_mutex;
 std::map<int, std::shared_ptr<RunSlot>> g_slots;
@@ -112,38 +101,59 @@ static Napi::Value MapRun(const Napi::CallbackInfo& info) {
 // interrupted it. Allocates nothing: small integers are V8 Smis.
 static Napi::Value Run(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
-  std::shared_ptr<RunSlot> slot;
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    auto it = g_slots.find(fd);
-    if (it != g_slots.end()) {
-      slot = it->second;
-      slot->thread = pthread_self();
-      slot->in_run = true;
-    }
-  }
+  std::shared_ptr<RunSlot> slot = FindRunSlot(fd);
   if (!slot) ThrowType(info.Env(), "run: vCPU fd is not registered (registerVcpu first)");
-  UnblockKickSignalOnThisThread();
-  int r = ioctl(fd, KVM_RUN, 0);
-  int err = errno;
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    slot->in_run = false;
-  }
+  int err = 0;
+  int r = RunOnSlot(fd, *slot, &err);
   if (r < 0) {
-    if (err == EINTR) return Napi::Number::New(info.Env(), KVM_EXIT_INTR);
+    // EAGAIN: a vCPU waiting for INIT/SIPI was woken; the caller just enters again.
+    if (err == EINTR || err == EAGAIN) return Napi::Number::New(info.Env(), KVM_EXIT_INTR);
     ThrowErrno(info.Env(), "KVM_RUN", err);
   }
   return Napi::Number::New(info.Env(), slot->run->exit_reason);
 }
 
-bool KickVcpuFd(int fd) {
+RunSlot::~RunSlot() { munmap(run, mmap_size); }
+
+std::shared_ptr<RunSlot> FindRunSlot(int fd) {
   std::lock_guard<std::mutex> lock(g_mutex);
   auto it = g_slots.find(fd);
-  if (it == g_slots.end()) return false;
-  RunSlot& slot = *it->second;
+  return it == g_slots.end() ? nullptr : it->second;
+}
+
+int RunOnSlot(int fd, RunSlot& slot, int* err) {
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    slot.thread = pthread_self();
+    slot.in_run = true;
+  }
+  UnblockKickSignalOnThisThread();
+  int r = ioctl(fd, KVM_RUN, 0);
+  *err = errno;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    slot.in_run = false;
+  }
+  return r;
+}
+
+void BlockSignalsButKickOnThisThread() {
+  sigset_t set;
+  sigfillset(&set);
+  sigdelset(&set, KickSignal());
+  pthread_sigmask(SIG_SETMASK, &set, nullptr);
+}
+
+void KickSlot(RunSlot& slot) {
+  std::lock_guard<std::mutex> lock(g_mutex);
   __atomic_store_n(&slot.run->immediate_exit, 1, __ATOMIC_SEQ_CST);
   if (slot.in_run) pthread_kill(slot.thread, KickSignal());
+}
+
+bool KickVcpuFd(int fd) {
+  std::shared_ptr<RunSlot> slot = FindRunSlot(fd);
+  if (!slot) return false;
+  KickSlot(*slot);
   return true;
 }
 
