@@ -108,11 +108,34 @@ export interface AcceleratorConfig {
   control: RunControl;
 }
 
+/**
+ * vCPUs that run on host threads of their own (KVM with more than one vCPU:
+ * a vCPU halted in KVM_RUN blocks its thread until an interrupt, so the
+ * machine thread cannot take turns with them). The machine thread does not
+ * run these; it serves the exits they hand over, because it owns the devices.
+ */
+export interface VcpuThreads {
+  /** True when vCPU `index` runs on a thread of its own. */
+  owns(index: number): boolean;
+  /** Lets every thread run guest code (cheap when they already do). */
+  release(): void;
+  /** Stops every thread outside the guest, serving the exits they hand over meanwhile. */
+  park(): void;
+  /** Serves the exits handed over so far; returns the first that the machine must act on. */
+  serve(): { index: number; stop: VcpuStop } | undefined;
+  /** Runs `read` while vCPU `index` is out of the guest (KVM serialises state ioctls with KVM_RUN). */
+  whileParked<T>(index: number, read: () => T): T;
+  /** Linux TID of vCPU `index`'s thread. */
+  threadId(index: number): number;
+}
+
 export interface Accelerator {
   readonly name: 'kvm' | 'tcg';
   readonly memory: GuestMemory;
   readonly interrupts: InterruptRouter;
   readonly vcpus: readonly Vcpu[];
+  /** Absent when the machine thread runs every vCPU itself (one vCPU, or the software CPU). */
+  readonly vcpuThreads?: VcpuThreads;
   /** Release fds and mappings. The accelerator is unusable afterwards. */
   destroy(): void;
 }

@@ -10,6 +10,7 @@ import { cpuidForVcpu } from './cpuid';
 import { Kvm } from './kvm';
 import { KvmVcpu } from './vcpu';
 import { KvmVm } from './vm';
+import { KvmVcpuThreads } from './vcpu-threads';
 
 /**
  * Where KVM puts the real-mode TSS (3 pages) and the identity-map page table
@@ -25,6 +26,7 @@ export interface KvmAccelerator extends Accelerator {
   readonly kvm: Kvm;
   readonly vm: KvmVm;
   readonly vcpus: readonly KvmVcpu[];
+  readonly vcpuThreads?: KvmVcpuThreads;
 }
 
 export function createKvmAccelerator(config: AcceleratorConfig): KvmAccelerator {
@@ -66,6 +68,8 @@ export function createKvmAccelerator(config: AcceleratorConfig): KvmAccelerator 
       vcpu.setCpuid(cpuidForVcpu(supported, i));
     }
 
+    // vCPUs 1..N-1 get threads of their own (started parked); vCPU 0 is run by the machine thread.
+    const vcpuThreads = vcpus.length > 1 ? new KvmVcpuThreads(vcpus) : undefined;
     const liveVm = vm;
     const interrupts: InterruptRouter = {
       setIrq: (gsi, level) => liveVm.irqLine(gsi, level),
@@ -77,11 +81,14 @@ export function createKvmAccelerator(config: AcceleratorConfig): KvmAccelerator 
       kvm,
       vm: liveVm,
       vcpus,
+      vcpuThreads,
       memory,
       interrupts,
       destroy() {
         if (destroyed) return;
         destroyed = true;
+        // The threads are joined before the fds they run on close.
+        vcpuThreads?.stop();
         for (const v of vcpus) v.destroy();
         liveVm.destroy();
         kvm.close();

@@ -128,6 +128,22 @@ export class KvmVcpu implements Vcpu {
     }
   }
 
+  /**
+   * Serves an exit that KVM_RUN returned on another thread (this vCPU's own
+   * thread under SMP, see vcpu-threads.ts), as run() would: I/O goes to the
+   * bus and its data into kvm_run. Undefined: the vCPU goes on.
+   */
+  serveExit(reason: number): VcpuStop | undefined {
+    this.lastExitReason = reason;
+    if (reason === this.exitIo) this.dispatchIo();
+    else if (reason === this.exitMmio) this.dispatchMmio();
+    else if (reason === this.exitShutdown) return TRIPLE_FAULT;
+    else if (reason === this.exitSystemEvent) return this.systemEventStop();
+    // HLT and an open interrupt window need nothing with the in-kernel irqchip.
+    else if (reason !== this.exitHlt && reason !== this.exitIrqWindowOpen && reason !== this.exitIntr) return this.errorStop(this.lastExit());
+    return undefined;
+  }
+
   private dispatchIo(): void {
     const page = this.runPage;
     const view = this.view;

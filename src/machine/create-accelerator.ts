@@ -16,9 +16,6 @@ export class NoAcceleratorError extends Error {
 
 function startOne(name: AccelName, config: AcceleratorConfig, platform: Platform): Accelerator {
   if (name === 'kvm') {
-    if (config.cpus > 1) {
-      throw new Error('KVM with more than one vCPU is not supported yet (SMP under KVM comes with the Linux boot work); use --accel tcg');
-    }
     const accel = createKvmAccelerator(config);
     platform.router.attach(accel.interrupts);
     return accel;

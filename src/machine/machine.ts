@@ -7,7 +7,7 @@
  * state start from scratch, exactly as at power-on, which is simpler and
  * safer than resetting each piece in place.
  */
-import { Accelerator, AcceleratorConfig, SimpleRunControl, VcpuStop } from '../accel';
+import { Accelerator, AcceleratorConfig, SimpleRunControl, Vcpu, VcpuStop } from '../accel';
 import { IoBus } from '../devices/bus';
 import { Logger, defaultLogger } from '../log';
 import { AccelName, VmConfig } from './vm-config';
@@ -95,15 +95,23 @@ export class Machine {
     this.control.requestStop();
   }
 
-  /** Runs every vCPU once (round-robin) and says what the loop should do next. */
+  /**
+   * Runs every vCPU the machine thread runs once (round-robin) and says what
+   * the loop should do next. vCPUs on threads of their own (KVM SMP) are let
+   * run, and the exits they handed over are served after each run: such an
+   * exit kicks vCPU 0 out of KVM_RUN, so that is when they are waiting.
+   */
   runOnce(): RoundResult {
+    const threads = this.accel.vcpuThreads;
+    threads?.release();
     let allHalted = true;
     for (const vcpu of this.accel.vcpus) {
+      if (threads?.owns(vcpu.index)) continue;
       this.platform.beforeRun(vcpu.index);
       this.virtio?.beforeRun(this.platform.msUntilNextTimer());
       const stop = vcpu.run();
       this.virtio?.afterRun();
-      const outcome = this.interpret(vcpu.index, stop);
+      const outcome = this.interpret(vcpu.index, stop) ?? this.serveVcpuThreads();
       if (outcome) return outcome;
       if (stop.kind !== 'halted') allHalted = false;
     }
@@ -114,6 +122,34 @@ export class Machine {
     }
     this.platform.guestTime.leaveIdle();
     return { kind: 'continue' };
+  }
+
+  private serveVcpuThreads(): RoundResult | undefined {
+    const served = this.accel.vcpuThreads?.serve();
+    return served ? this.interpret(served.index, served.stop) : undefined;
+  }
+
+  /**
+   * Takes every vCPU out of the guest (pause, and before a reset or the end,
+   * so vCPU threads stop running guest code nobody will serve). runOnce()
+   * lets them run again.
+   */
+  parkVcpus(): void {
+    this.accel.vcpuThreads?.park();
+  }
+
+  /** Reads vCPU `index` (registers) while it is out of the guest. */
+  readVcpu<T>(index: number, read: (vcpu: Vcpu) => T): T {
+    const vcpu = this.accel.vcpus[index];
+    if (!vcpu) throw new Error(`CPU ${index} does not exist`);
+    const threads = this.accel.vcpuThreads;
+    return threads ? threads.whileParked(index, () => read(vcpu)) : read(vcpu);
+  }
+
+  /** Linux TID of the thread that runs vCPU `index`; `machineThreadId` unless it has its own. */
+  vcpuThreadId(index: number, machineThreadId: number): number {
+    const threads = this.accel.vcpuThreads;
+    return threads?.owns(index) ? threads.threadId(index) : machineThreadId;
   }
 
   private interpret(index: number, stop: VcpuStop): RoundResult | undefined {

@@ -24,7 +24,7 @@ const port = parentPort;
 if (!port) throw new Error('vm-worker.ts must run as a worker thread');
 
 const log = createLogger('');
-/** Every vCPU runs on this thread (KVM_RUN or the software CPU), so this is each vCPU's thread id. */
+/** The thread id of every vCPU this thread runs (all of them, except KVM's vCPUs 1..N-1: own threads). */
 const threadId = linuxThreadId();
 const stopProfiler = startProfilerFromEnv();
 let machine: Machine | undefined;
@@ -71,6 +71,7 @@ async function rebuild(): Promise<void> {
   const old = machine;
   machine = undefined;
   if (old) {
+    old.parkVcpus();
     await old.virtio?.drain();
     old.destroy();
   }
@@ -97,6 +98,7 @@ function end(result: RoundResult & { kind: 'end' }): void {
   stopProfiler?.();
   const old = machine;
   machine = undefined;
+  old?.parkVcpus();
   void releaseBackends(old).finally(() => {
     old?.destroy();
     post({ type: 'end', end: result.end });
@@ -140,12 +142,13 @@ function round(): void {
 }
 
 function cpuSummaries(): CpuSummary[] {
-  if (!machine) return [];
-  return machine.accel.vcpus.map((v) => ({
+  const m = machine;
+  if (!m) return [];
+  return m.accel.vcpus.map((v) => ({
     index: v.index,
-    rip: '0x' + v.getRegisters().rip.toString(16),
+    rip: '0x' + m.readVcpu(v.index, (vcpu) => vcpu.getRegisters().rip).toString(16),
     halted: false,
-    threadId,
+    threadId: m.vcpuThreadId(v.index, threadId),
   }));
 }
 
@@ -189,6 +192,7 @@ port.on('message', (msg: HostToWorker) => {
     }
     case 'pause':
       running = false;
+      machine?.parkVcpus();
       machine?.platform.pauseClock();
       if (idleTimer) { clearTimeout(idleTimer); idleTimer = undefined; }
       reply(msg.id, () => undefined);
@@ -215,6 +219,7 @@ port.on('message', (msg: HostToWorker) => {
       running = false;
       const old = machine;
       machine = undefined;
+      old?.parkVcpus();
       void releaseBackends(old).finally(() => {
         old?.destroy();
         if (ownsConsoleFd && consoleFd !== null) closeSync(consoleFd);
@@ -229,9 +234,8 @@ port.on('message', (msg: HostToWorker) => {
       return;
     case 'info-registers':
       reply(msg.id, () => {
-        const vcpu = machine?.accel.vcpus[msg.cpu];
-        if (!vcpu) throw new Error(`CPU ${msg.cpu} does not exist`);
-        return formatRegisters(vcpu.getRegisters(), vcpu.getSpecialRegisters());
+        if (!machine) throw new Error(`CPU ${msg.cpu} does not exist`);
+        return machine.readVcpu(msg.cpu, (vcpu) => formatRegisters(vcpu.getRegisters(), vcpu.getSpecialRegisters()));
       });
       return;
     case 'info-cpus':
@@ -240,7 +244,15 @@ port.on('message', (msg: HostToWorker) => {
   }
 });
 
-/** KVM vCPU fds, so the main thread can kick a vCPU out of KVM_RUN. */
+/**
+ * KVM fds of the vCPUs this thread runs, so the main thread can kick it out
+ * of KVM_RUN to read its messages. vCPUs on threads of their own are left
+ * out: kicking them would only interrupt guest code with no message to read.
+ */
 function vcpuFds(m: Machine): number[] {
-  return m.accel.vcpus.map((v) => v.fd).filter((fd): fd is number => fd !== undefined);
+  const threads = m.accel.vcpuThreads;
+  return m.accel.vcpus
+    .filter((v) => !threads?.owns(v.index))
+    .map((v) => v.fd)
+    .filter((fd): fd is number => fd !== undefined);
 }
