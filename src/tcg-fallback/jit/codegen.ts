@@ -199,7 +199,7 @@ export function compileBlock(block: Block): CompiledBlock {
   const e = new Emitter(block);
   const n = block.insns.length;
   let returned = false;
-  const dead = deadFlagWriters(block.insns);
+  const dead = deadFlagWriters(block.insns, block.codeSize);
   for (let k = 0; k < n; k++) {
     e.flagsDead = dead[k] === 1;
     returned = emitInstruction(e, block, k);

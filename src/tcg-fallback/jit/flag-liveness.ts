@@ -9,13 +9,13 @@
  */
 import type { DecodedInstruction } from '../decoder';
 
-/** Register-only, flag-neutral, never faults. */
-function neutral(i: DecodedInstruction): boolean {
+/** Register-only, flag-neutral, never faults (63 is MOVSXD only in 64-bit code; elsewhere ARPL writes ZF). */
+function neutral(i: DecodedInstruction, codeSize: number): boolean {
   const op = i.opcode;
   if (op === 0x90 && i.rep === 0) return true; // NOP (not PAUSE)
   if (op >= 0xb8 && op <= 0xbf) return true; // MOV reg, imm
   if (i.mod !== 3) return op === 0x8d; // LEA computes an address and touches no memory
-  return op === 0x89 || op === 0x8b || op === 0x63 || op === 0x1b6 || op === 0x1b7 || op === 0x1be || op === 0x1bf;
+  return op === 0x89 || op === 0x8b || (op === 0x63 && codeSize === 8) || op === 0x1b6 || op === 0x1b7 || op === 0x1be || op === 0x1bf;
 }
 
 /** Register or immediate ALU forms that the translator inlines and that set all six arithmetic flags. */
@@ -29,13 +29,13 @@ function overwritesAll(i: DecodedInstruction): boolean {
 }
 
 /** For each instruction, true when the flags it writes are certainly dead. */
-export function deadFlagWriters(insns: readonly DecodedInstruction[]): Uint8Array {
+export function deadFlagWriters(insns: readonly DecodedInstruction[], codeSize: number): Uint8Array {
   const dead = new Uint8Array(insns.length);
   for (let k = 0; k < insns.length - 1; k++) {
     for (let j = k + 1; j < insns.length; j++) {
       const i = insns[j];
       if (overwritesAll(i)) { dead[k] = 1; break; }
-      if (!neutral(i)) break;
+      if (!neutral(i, codeSize)) break;
     }
   }
   return dead;
