@@ -64,7 +64,8 @@ struct VcpuThread {
       state = State::kRunning;
       lock.unlock();
       int err = 0;
-      int r = RunOnSlot(fd, *slot, &err);
+      bool foreign = false;
+      int r = RunOnSlot(fd, *slot, &err, &foreign);
       if (r < 0 && err == EINTR) {
         // A kick: immediate_exit stays set until cleared, and the command is
         // re-read under the lock, so a park that raced with this is seen.
@@ -84,7 +85,7 @@ struct VcpuThread {
       state = State::kExitPending;
       cv.notify_all();
       lock.unlock();
-      if (machine_slot) KickSlot(*machine_slot);
+      if (machine_slot) NotifySlot(*machine_slot);
       lock.lock();
       cv.wait(lock, [this] { return state != State::kExitPending || command == Command::kQuit; });
     }

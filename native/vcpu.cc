@@ -26,6 +26,10 @@ namespace tsvisor {
 
 namespace {
 
+// Run()'s answer when only vCPU threads interrupted KVM_RUN (no KVM exit
+// reason is this large): their exits wait on the machine thread.
+constexpr int kRunThreadExits = 0x10000;
+
 // SIGUSR1 belongs to Node's inspector, SIGPROF to its profiler; glibc keeps
 // the first real-time signals for itself (SIGRTMIN is already past them).
 int KickSignal() { return SIGRTMIN + 4; }
@@ -104,8 +108,11 @@ static Napi::Value Run(const Napi::CallbackInfo& info) {
   std::shared_ptr<RunSlot> slot = FindRunSlot(fd);
   if (!slot) ThrowType(info.Env(), "run: vCPU fd is not registered (registerVcpu first)");
   int err = 0;
-  int r = RunOnSlot(fd, *slot, &err);
+  bool foreign = false;
+  int r = RunOnSlot(fd, *slot, &err, &foreign);
   if (r < 0) {
+    // Only vCPU threads asked: serve them and enter again, no event-loop turn needed.
+    if (err == EINTR && !foreign) return Napi::Number::New(info.Env(), kRunThreadExits);
     // EAGAIN: a vCPU waiting for INIT/SIPI was woken; the caller just enters again.
     if (err == EINTR || err == EAGAIN) return Napi::Number::New(info.Env(), KVM_EXIT_INTR);
     ThrowErrno(info.Env(), "KVM_RUN", err);
@@ -121,9 +128,16 @@ std::shared_ptr<RunSlot> FindRunSlot(int fd) {
   return it == g_slots.end() ? nullptr : it->second;
 }
 
-int RunOnSlot(int fd, RunSlot& slot, int* err) {
+int RunOnSlot(int fd, RunSlot& slot, int* err, bool* foreign) {
   {
     std::lock_guard<std::mutex> lock(g_mutex);
+    // The caller may have cleared immediate_exit after a kick it has not seen yet.
+    if (slot.foreign_kick) {
+      slot.foreign_kick = false;
+      *foreign = true;
+      *err = EINTR;
+      return -1;
+    }
     slot.thread = pthread_self();
     slot.in_run = true;
   }
@@ -133,6 +147,8 @@ int RunOnSlot(int fd, RunSlot& slot, int* err) {
   {
     std::lock_guard<std::mutex> lock(g_mutex);
     slot.in_run = false;
+    *foreign = slot.foreign_kick;
+    if (r < 0 && *err == EINTR) slot.foreign_kick = false;
   }
   return r;
 }
@@ -144,11 +160,15 @@ void BlockSignalsButKickOnThisThread() {
   pthread_sigmask(SIG_SETMASK, &set, nullptr);
 }
 
-void KickSlot(RunSlot& slot) {
+static void InterruptSlot(RunSlot& slot, bool foreign) {
   std::lock_guard<std::mutex> lock(g_mutex);
+  if (foreign) slot.foreign_kick = true;
   __atomic_store_n(&slot.run->immediate_exit, 1, __ATOMIC_SEQ_CST);
   if (slot.in_run) pthread_kill(slot.thread, KickSignal());
 }
+
+void KickSlot(RunSlot& slot) { InterruptSlot(slot, true); }
+void NotifySlot(RunSlot& slot) { InterruptSlot(slot, false); }
 
 bool KickVcpuFd(int fd) {
   std::shared_ptr<RunSlot> slot = FindRunSlot(fd);
@@ -256,6 +276,7 @@ void RegisterVcpu(Napi::Env env, Napi::Object exports) {
   exports.Set("unregisterVcpu", Napi::Function::New(env, UnregisterVcpuFd));
   exports.Set("mapRun", Napi::Function::New(env, MapRun));
   exports.Set("run", Napi::Function::New(env, Run));
+  exports.Set("runThreadExits", Napi::Number::New(env, kRunThreadExits));
   exports.Set("kick", Napi::Function::New(env, Kick));
   exports.Set("getState", Napi::Function::New(env, GetState));
   exports.Set("setState", Napi::Function::New(env, SetState));

@@ -73,8 +73,9 @@ export interface KvmBinding {
   registerVcpu(vcpuFd: number, mmapSize: number): void;
   unregisterVcpu(vcpuFd: number): void;
   mapRun(vcpuFd: number, mmapSize: number): ArrayBuffer;
-  /** KVM_RUN: the exit reason; exitReasons.INTR when kicked. */
+  /** KVM_RUN: the exit reason; exitReasons.INTR when kicked; runThreadExits when only vCPU threads interrupted it. */
   run(vcpuFd: number): number;
+  runThreadExits: number;
   /** From any thread; false if the fd is not a registered vCPU. */
   kick(vcpuFd: number): boolean;
   getState(vcpuFd: number, kind: number, buffer: Bytes): void;

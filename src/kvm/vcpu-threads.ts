@@ -3,8 +3,10 @@
  * vCPUs 1..N-1 each run on a native thread (vcpu-thread.ts). Their exits
  * are served here, on the machine thread, through the same KvmVcpu objects
  * (their own mappings of each kvm_run page), so devices keep one owner and
- * need no locks. A thread handing over an exit kicks vCPU 0 out of KVM_RUN;
- * the machine loop then calls serve().
+ * need no locks. A thread handing over an exit interrupts vCPU 0's KVM_RUN:
+ * KvmVcpu.run() serves it on the spot when nothing else asked for the
+ * machine thread (no event-loop turn), otherwise the machine loop's serve()
+ * does, after run() returned.
  */
 import { constants } from 'node:os';
 import { VcpuStop, VcpuThreads } from '../accel';
@@ -28,6 +30,10 @@ export class KvmVcpuThreads implements VcpuThreads {
   constructor(private readonly vcpus: readonly KvmVcpu[]) {
     try {
       for (const v of vcpus.slice(1)) this.threads.set(v.index, NativeVcpuThread.start(v.fd, vcpus[0].fd));
+      vcpus[0].serveThreadExits = () => {
+        for (const [index, t] of this.threads) this.serveOne(index, t);
+        return this.stops.length > 0;
+      };
     } catch (e) {
       this.stop();
       throw e;
@@ -78,6 +84,7 @@ export class KvmVcpuThreads implements VcpuThreads {
 
   /** Joins every thread; before the vCPU fds close. */
   stop(): void {
+    this.vcpus[0].serveThreadExits = undefined;
     for (const t of this.threads.values()) t.stop();
   }
 

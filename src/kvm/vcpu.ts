@@ -38,6 +38,11 @@ export class KvmVcpu implements Vcpu {
   private destroyed = false;
   /** The exit reason of the last KVM_RUN, for diagnostics. */
   lastExitReason = -1;
+  /**
+   * Set on vCPU 0 under KVM SMP (vcpu-threads.ts): serves the exits other
+   * vCPUs' threads have handed over; true when one needs the machine (a stop).
+   */
+  serveThreadExits: (() => boolean) | undefined;
 
   // kvm_run offsets and exit reasons copied into fields: the loop reads them per exit.
   private readonly offImmediateExit: number;
@@ -56,6 +61,7 @@ export class KvmVcpu implements Vcpu {
   private readonly exitShutdown: number;
   private readonly exitSystemEvent: number;
   private readonly exitIrqWindowOpen: number;
+  private readonly exitThreadExits: number;
 
   /**
    * Wraps a vCPU fd: either one just made with KVM_CREATE_VCPU, or one made by
@@ -90,6 +96,7 @@ export class KvmVcpu implements Vcpu {
     this.exitShutdown = r.SHUTDOWN;
     this.exitSystemEvent = r.SYSTEM_EVENT;
     this.exitIrqWindowOpen = r.IRQ_WINDOW_OPEN;
+    this.exitThreadExits = b.runThreadExits;
   }
 
   /** KVM_CREATE_VCPU with `index` as the vCPU id (= initial APIC ID). */
@@ -111,7 +118,13 @@ export class KvmVcpu implements Vcpu {
         this.lastExitReason = reason;
         if (reason === this.exitIo) this.dispatchIo();
         else if (reason === this.exitMmio) this.dispatchMmio();
-        else if (reason === this.exitIntr) {
+        else if (reason === this.exitThreadExits) {
+          // Only vCPU threads interrupted KVM_RUN (nobody wants the event loop): serve
+          // their exits here and re-enter, unless one needs the machine. Cleared before
+          // serving, so an exit handed over meanwhile makes the next KVM_RUN return.
+          this.runPage[this.offImmediateExit] = 0;
+          if (this.serveThreadExits?.()) return KICKED;
+        } else if (reason === this.exitIntr) {
           // A kick: immediate_exit stays set until we clear it, and KVM would
           // refuse to enter the guest again.
           this.runPage[this.offImmediateExit] = 0;
