@@ -25,6 +25,8 @@ export class KvmVcpuThreads implements VcpuThreads {
   private readonly threads = new Map<number, NativeVcpuThread>();
   private released = false;
   private readonly stops: { index: number; stop: VcpuStop }[] = [];
+  /** Threads whose exit stopped the machine: out of the guest until it is reset or ends. */
+  private readonly held = new Set<number>();
 
   /** Starts parked threads for vcpus[1..]; vcpus[0] is the machine thread's. */
   constructor(private readonly vcpus: readonly KvmVcpu[]) {
@@ -47,7 +49,7 @@ export class KvmVcpuThreads implements VcpuThreads {
   release(): void {
     if (this.released) return;
     this.released = true;
-    for (const t of this.threads.values()) t.release();
+    for (const [index, t] of this.threads) if (!this.held.has(index)) t.release();
   }
 
   park(): void {
@@ -72,7 +74,7 @@ export class KvmVcpuThreads implements VcpuThreads {
     try {
       return read();
     } finally {
-      if (this.released) t.release();
+      if (this.released && !this.held.has(index)) t.release();
     }
   }
 
@@ -106,6 +108,7 @@ export class KvmVcpuThreads implements VcpuThreads {
     if (stop) {
       // The machine will reset or end; this vCPU stays out of the guest until then.
       this.stops.push({ index, stop });
+      this.held.add(index);
       t.park();
     }
     t.complete();

@@ -103,6 +103,9 @@ export class Machine {
    */
   runOnce(): RoundResult {
     const threads = this.accel.vcpuThreads;
+    // A stop served while the machine was paused (park serves pending exits) comes first.
+    const early = this.serveVcpuThreads();
+    if (early) return early;
     threads?.release();
     let allHalted = true;
     for (const vcpu of this.accel.vcpus) {
