@@ -102,9 +102,17 @@ export class KvmVcpuThreads implements VcpuThreads {
   private serveOne(index: number, t: NativeVcpuThread): void {
     const pending = t.pendingExit();
     if (pending.kind === 'none') return;
-    const stop: VcpuStop | undefined = pending.kind === 'exit'
-      ? this.vcpus[index].serveExit(pending.reason)
-      : { kind: 'error', message: `vCPU ${index}: KVM_RUN: ${errnoName(pending.errno)}` };
+    let stop: VcpuStop | undefined;
+    try {
+      stop = pending.kind === 'exit'
+        ? this.vcpus[index].serveExit(pending.reason)
+        : { kind: 'error', message: `vCPU ${index}: KVM_RUN: ${errnoName(pending.errno)}` };
+    } catch (e) {
+      // A device bug must end the guest with a message, as on vCPU 0, and must not escape
+      // from park() (which runs while the machine is being torn down) with the exit still
+      // pending, to be served and thrown again.
+      stop = { kind: 'error', message: `internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}` };
+    }
     if (stop) {
       // The machine will reset or end; this vCPU stays out of the guest until then.
       this.stops.push({ index, stop });
