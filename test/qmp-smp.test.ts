@@ -6,10 +6,11 @@
  * again, system_reset reboots both vCPUs (the guest's start-up lines come
  * again) and `quit` ends the process. The guest's APs keep making port
  * exits that the machine thread serves (test/guests/raw-smp.S, FOREVER).
+ * Also: an AP that never got its SIPI (blocked in KVM_RUN) can still be read.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { assembleImage, toolchainMissing } from './helpers/assemble';
@@ -97,4 +98,25 @@ t.test('KVM with --cpus 2: two vCPU threads, stop/cont/system_reset/quit', { ski
 
   await c.execute('quit');
   t.equal(await exited, 0, 'quit ends the process with status 0');
+});
+
+t.test('KVM with --cpus 2: an AP still waiting for INIT/SIPI can be read (it is parked out of KVM_RUN first)', { skip }, async (t) => {
+  const haltGuest = join(work, 'hlt.bin');
+  writeFileSync(haltGuest, Uint8Array.from([0xf4, 0xeb, 0xfd]));
+  const sock = join(work, 'qmp-hlt.sock');
+  const vm = spawn(process.execPath, [TSVISOR_BIN, 'run', '--kernel', haltGuest, '--kernel-format', 'raw,load=0x100000,mode=32',
+    '--accel', 'kvm', '--cpus', '2', '--serial', 'none', '--qmp', `unix:${sock},server=on,wait=off`], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => vm.on('exit', (code) => resolve(code)));
+  t.teardown(() => { vm.kill('SIGKILL'); });
+  const c = await connectWhenReady(sock);
+  t.teardown(() => c.close());
+  await c.negotiate();
+  for (let i = 0; i < 3; i++) {
+    const cpus = (await c.execute('query-cpus-fast')).return as Array<Record<string, unknown>>;
+    t.equal(cpus.length, 2, `query-cpus-fast ${i + 1} answers while vCPU 1 blocks in KVM_RUN`);
+  }
+  const regs = await c.execute('human-monitor-command', { 'command-line': 'info registers', 'cpu-index': 1 });
+  t.match(String(regs.return), /CS =f000 /, 'vCPU 1 is still in its reset state (CS f000)');
+  await c.execute('quit');
+  t.equal(await exited, 0, 'quit joins the waiting AP\'s thread and ends the process');
 });
