@@ -127,3 +127,48 @@ done:
   t.same(states[1], states[0], 'blocks match the interpreter (registers and RFLAGS)');
   t.same(states[2], states[0], 'compiled blocks match the interpreter (registers and RFLAGS)');
 });
+
+t.test('INC/DEC keep the CF of the ALU op before them (taken from its locals in compiled code)', async (t) => {
+  // Each pair leaves CF from the first op and ZF/SF/OF/AF/PF from INC/DEC; pushfq records them.
+  const src = `
+  mov eax, 0xffffffff
+  add eax, 2
+  inc ecx
+  pushfq
+  mov ebx, 3
+  sub ebx, 5
+  dec edx
+  pushfq
+  mov esi, 5
+  cmp esi, 5
+  inc esi
+  pushfq
+  xor edi, edi
+  dec edi
+  pushfq
+  mov eax, 0
+  add eax, 1
+  dec eax
+  pushfq
+  pop r8
+  pop r9
+  pop r10
+  pop r11
+  pop r12
+done:
+  nop
+`;
+  const states = TIERS.map((tier) => {
+    const m = machine(tier);
+    const { doneAt } = runProgram(m, src);
+    t.equal(m.cpu.rip, doneAt, `${tier}: reached done`);
+    t.equal(m.cpu.lo[12] & 1, 1, `${tier}: add with a carry out, then INC: CF=1`);
+    t.equal(m.cpu.lo[11] & 1, 1, `${tier}: sub with a borrow, then DEC: CF=1`);
+    t.equal(m.cpu.lo[10] & 1, 0, `${tier}: cmp equal, then INC: CF=0`);
+    t.equal(m.cpu.lo[9] & 1, 0, `${tier}: xor, then DEC: CF=0`);
+    t.equal(m.cpu.lo[8] & 0x41, 0x40, `${tier}: add without carry, then DEC to zero: CF=0, ZF=1`);
+    return snapshot(m.cpu);
+  });
+  t.same(states[1], states[0], 'blocks match the interpreter');
+  t.same(states[2], states[0], 'compiled blocks match the interpreter');
+});

@@ -137,10 +137,26 @@ export class Emitter {
     return true;
   }
 
+  /**
+   * CF of the known last result as a 0/1 expression on its locals, without
+   * asking LazyFlags (INC/DEC keep CF, so they read it): 0 after a logic op;
+   * for a 32-bit ADD the result is below an operand exactly on a carry, for
+   * SUB/CMP the minuend is below the subtrahend exactly on a borrow.
+   */
+  knownCarry(): string | undefined {
+    const k = this.known;
+    if (k === undefined) return undefined;
+    if (k.op === LAZY_LOGIC) return '0';
+    if (k.hi !== undefined || k.a === undefined || k.b === undefined) return undefined;
+    if (k.op === LAZY_ADD) return `(${k.lo} < ${k.a} ? 1 : 0)`;
+    if (k.op === LAZY_SUB) return `(${k.a} < ${k.b} ? 1 : 0)`;
+    return undefined;
+  }
+
   incDec(dec: boolean, size: number, reg: number): boolean {
     if (size !== 4 && size !== 8) return false;
     const a = this.fresh(), ah = this.fresh(), r = this.fresh(), rh = this.fresh(), cf = this.fresh();
-    this.out.push(`const ${cf} = f.cf() ? 1 : 0; const ${a} = lo[${reg}], ${ah} = ${size === 8 ? `hi[${reg}]` : '0'};`);
+    this.out.push(`const ${cf} = ${this.knownCarry() ?? 'f.cf() ? 1 : 0'}; const ${a} = lo[${reg}], ${ah} = ${size === 8 ? `hi[${reg}]` : '0'};`);
     if (size === 4) this.out.push(`const ${r} = (${a} ${dec ? '-' : '+'} 1) >>> 0, ${rh} = 0;`);
     else {
       const t = this.fresh();
