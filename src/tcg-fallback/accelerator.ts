@@ -102,6 +102,10 @@ export class TcgVcpu implements Vcpu {
           if (!cpu.takeInterrupt()) return { kind: 'halted' };
         }
         cpu.execute(CHUNK);
+        if (cpu.yieldSlice) {
+          cpu.yieldSlice = false;
+          return { kind: 'kicked' };
+        }
         this.ripSampler?.sample(cpu.rip);
         if (cpu.stopReason !== undefined) {
           const reason = cpu.stopReason;

@@ -79,6 +79,11 @@ export class Cpu implements CodeReader {
   readonly xmmF64 = new Float64Array(this.xmm.buffer);
   mxcsr = 0x1f80;
   halted = false;
+  /**
+   * A PAUSE in a machine with more vCPUs: end this vCPU's slice so the others (which run
+   * round-robin on this thread) get to release whatever it spins on.
+   */
+  yieldSlice = false;
   /** Waiting for INIT/SIPI (application processors start here). */
   waitForSipi = false;
   /** Instructions left in which interrupts stay blocked (STI, MOV SS, POP SS shadow). */
@@ -498,7 +503,7 @@ export class Cpu implements CodeReader {
     while (executed < budget) {
       try {
         while (executed < budget) {
-          if (this.stopReason !== undefined || this.halted || this.waitForSipi) return executed;
+          if (this.stopReason !== undefined || this.halted || this.waitForSipi || this.yieldSlice) return executed;
           if (this.rip === stopAt) return executed;
           if (this.interruptShadow === 0 && this.interruptSource !== undefined && this.takeInterrupt()) continue;
           executed++;

@@ -212,7 +212,11 @@ function lea(cpu: Cpu, i: DecodedInstruction): void {
 
 function xchgAcc(cpu: Cpu, i: DecodedInstruction): void {
   const r = (i.opcode & 7) | ((i.rex & 1) << 3);
-  if (r === 0) return; // NOP (and PAUSE with F3); 90 with REX.B is XCHG r8, rax.
+  if (r === 0) {
+    // NOP, or PAUSE (F3 90): a spin-wait hint, so let the other vCPUs run. 90 with REX.B is XCHG r8, rax.
+    if (i.rep === 0xf3 && cpu.cpuCount > 1) cpu.yieldSlice = true;
+    return;
+  }
   const size = i.opSize;
   const a = cpu.getReg(size, 0);
   const ah = cpu.vhi;

@@ -35,6 +35,8 @@ allow(0x200, 0x3ff);
 
 /** True when the instruction may be followed by more instructions in the same block. */
 export function mayContinueBlock(i: DecodedInstruction): boolean {
+  // PAUSE may give the slice to another vCPU (Cpu.yieldSlice), which the runner sees between blocks.
+  if (i.opcode === 0x90 && i.rep === 0xf3) return false;
   if (i.opcode === 0xff) return i.regField === 0 || i.regField === 1 || i.regField === 6; // inc/dec/push; the rest branch
   return midBlock[i.opcode] === 1;
 }

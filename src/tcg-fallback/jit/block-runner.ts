@@ -56,7 +56,7 @@ export class BlockRunner {
     while (executed < budget) {
       try {
         while (executed < budget) {
-          if (cpu.stopReason !== undefined || cpu.halted || cpu.waitForSipi) return executed;
+          if (cpu.stopReason !== undefined || cpu.halted || cpu.waitForSipi || cpu.yieldSlice) return executed;
           if (cpu.rip === stopAt) return executed;
           if (cpu.interruptShadow === 0 && cpu.interruptSource !== undefined && cpu.takeInterrupt()) { prev = undefined; continue; }
           const b = cpu.interruptShadow === 0 && (cpu.eflagsSys & FLAG_TF) === 0 ? this.lookup(prev) : undefined;

@@ -588,7 +588,7 @@ function xchg(s: Site): boolean {
 function xchgAcc(s: Site): boolean {
   const { e, i, out } = s;
   const r = (i.opcode & 7) | ((i.rex & 1) << 3);
-  if (r === 0) return true;
+  if (r === 0) return i.rep !== 0xf3; // NOP inline; PAUSE goes to the handler (it may yield the slice)
   const size = i.opSize;
   const a = e.fresh(), ah = e.fresh(), b = e.fresh(), bh = e.fresh();
   out.push(`const ${a} = ${readReg(size, 0, undefined)}, ${ah} = hi[0], ${b} = ${readReg(size, r, undefined)}, ${bh} = hi[${r}];`);

@@ -1,0 +1,44 @@
+/**
+ * PAUSE (the spin-wait hint) ends a vCPU's slice when the machine has more
+ * vCPUs: they run round-robin on one thread, so a vCPU spinning on a lock
+ * held by another would otherwise burn its whole slice (4 ms) per turn. With
+ * one vCPU, PAUSE is a NOP and the slice runs on.
+ */
+import t from 'tap';
+import { IoBus } from '../src/devices/bus';
+import { memoryLogger } from '../src/log';
+import { SimpleRunControl } from '../src/accel';
+import { createTcgAccelerator, TcgVcpu } from '../src/tcg-fallback/accelerator';
+import { SEG_CS } from '../src/tcg-fallback/cpu-constants';
+import { TIERS } from './tcg-jit-support';
+
+/** Real mode at 0x1000: `spin: pause; jmp spin`. */
+const SPIN = Uint8Array.of(0xf3, 0x90, 0xeb, 0xfc);
+
+function spinner(cpus: number, translate: boolean): TcgVcpu {
+  const accel = createTcgAccelerator({ ram: [{ guestAddress: 0, size: 1 << 20 }], cpus, bus: new IoBus(memoryLogger()), control: new SimpleRunControl() },
+    { translate });
+  const v = accel.vcpus[0] as TcgVcpu;
+  accel.memory.write(0x1000, SPIN);
+  v.cpu.segs[SEG_CS].base = 0; v.cpu.segs[SEG_CS].selector = 0; v.cpu.rip = 0x1000;
+  return v;
+}
+
+for (const tier of TIERS) {
+  const translate = tier !== 'interp';
+  t.test(`${tier}: with two vCPUs a PAUSE gives the slice up at once`, async (t) => {
+    const v = spinner(2, translate);
+    if (v.cpu.jit !== undefined) v.cpu.jit.compileThreshold = tier === 'compiled' ? 0 : Infinity;
+    const stop = v.run();
+    t.equal(stop.kind, 'kicked', 'the run returns so the next vCPU can go');
+    t.ok(v.cpu.instructionCount <= 2, `stopped right after the PAUSE (${v.cpu.instructionCount} instructions)`);
+    v.run();
+    t.ok(v.cpu.instructionCount <= 4, 'and again on the next turn');
+  });
+  t.test(`${tier}: with one vCPU PAUSE is a NOP and the slice runs on`, async (t) => {
+    const v = spinner(1, translate);
+    if (v.cpu.jit !== undefined) v.cpu.jit.compileThreshold = tier === 'compiled' ? 0 : Infinity;
+    v.run();
+    t.ok(v.cpu.instructionCount > 2048, `more than one batch of spinning (${v.cpu.instructionCount} instructions)`);
+  });
+}
