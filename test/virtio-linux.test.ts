@@ -6,19 +6,21 @@
  * microvm), and the command line refuses a missing or locked disk with one
  * line and status 1 before any guest code runs.
  *
- * With TSVISOR_LINUX_TESTS=1 and the default guest built (scripts/build-guest):
- * the Debian kernel boots with virtio disks, rng, console and net and checks
- * them from /init's tsvisor.cmd, one boot per scenario. Linux takes minutes
- * under the software CPU, hence the opt-in. TSVISOR_LINUX_ACCEL (default tcg)
- * and TSVISOR_LINUX_MACHINE (default pc) pick the accelerator and machine.
+ * With the default guest built (scripts/build-guest; TSVISOR_LINUX_TESTS=0
+ * turns these off): the Debian kernel boots with virtio disks, rng, console
+ * and net and checks them from /init's tsvisor.cmd, one boot per scenario
+ * (about half a minute each under the software CPU). TSVISOR_LINUX_ACCEL
+ * (default tcg) and TSVISOR_LINUX_MACHINE (default pc) pick the accelerator
+ * and machine.
  */
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliResult, TSVISOR_BIN, runTsvisor } from './helpers/tsvisor-cli';
+import { LINUX_BOOT_TIMEOUT_MS, guestCmd, linuxGuest } from './helpers/linux-guest';
 import { Machine } from '../src/machine/machine';
 import { VmConfig } from '../src/machine/vm-config';
 import { openVirtioBackends, closeVirtioBackends } from '../src/machine/virtio-backends';
@@ -142,24 +144,14 @@ t.test('the command line refuses a missing or locked disk before the guest start
 
 // ---- Linux guests --------------------------------------------------------------------------
 
-const guestDir = join(homedir(), '.cache', 'tsvisor', 'guest-cloud');
-const kernel = join(guestDir, 'vmlinuz');
-const initrd = join(guestDir, 'initrd.img');
-const linuxSkip = process.env.TSVISOR_LINUX_TESTS !== '1'
-  ? 'Linux virtio tests need TSVISOR_LINUX_TESTS=1 (one boot takes minutes under the software CPU)'
-  : !existsSync(kernel) || !existsSync(initrd) ? `no default guest in ${guestDir}: run scripts/build-guest` : false;
+const guest = linuxGuest('cloud');
+const { kernel, initrd } = guest;
+const linuxSkip = guest.skip;
 const accel = process.env.TSVISOR_LINUX_ACCEL ?? 'tcg';
 const machine = process.env.TSVISOR_LINUX_MACHINE ?? 'pc';
-const bootTimeoutMs = Number(process.env.TSVISOR_LINUX_TIMEOUT_S ?? 3600) * 1000;
+const bootTimeoutMs = LINUX_BOOT_TIMEOUT_MS;
 // The runner's per-file limit (.taprc) is far below a Linux boot under the software CPU; the root test tells it ours.
 if (!linuxSkip) t.setTimeout(3 * bootTimeoutMs);
-
-/** /init runs tsvisor.cmd with %20 for spaces; the steps run in order whatever each returns. */
-function guestCmd(steps: string[]): string {
-  const cmd = steps.join(';');
-  if (/[ "]/.test(cmd.replace(/ /g, ''))) throw new Error('no quotes in guest commands');
-  return `tsvisor.cmd=${cmd.replace(/ /g, '%20')}`;
-}
 
 function linuxArgs(extra: string[], steps: string[]): string[] {
   return [
