@@ -8,6 +8,8 @@
  */
 import { GuestMemory } from './memory/guest-memory';
 import { IoBus } from './devices/bus';
+import { Doorbells } from './devices/virtio/doorbells';
+import { Logger } from './log';
 import { InterruptRouter } from './devices/irq';
 
 export interface Registers {
@@ -106,6 +108,8 @@ export interface AcceleratorConfig {
   cpus: number;
   bus: IoBus;
   control: RunControl;
+  /** Where a backend says which optional paths it could not use. */
+  log?: Logger;
 }
 
 /**
@@ -136,6 +140,8 @@ export interface Accelerator {
   readonly vcpus: readonly Vcpu[];
   /** Absent when the machine thread runs every vCPU itself (one vCPU, or the software CPU). */
   readonly vcpuThreads?: VcpuThreads;
+  /** KVM with ioeventfd: virtqueue notify writes that skip the bus (see doorbells.ts). */
+  readonly doorbells?: Doorbells;
   /** Release fds and mappings. The accelerator is unusable afterwards. */
   destroy(): void;
 }

@@ -11,6 +11,9 @@ import { Kvm } from './kvm';
 import { KvmVcpu } from './vcpu';
 import { KvmVm } from './vm';
 import { KvmVcpuThreads } from './vcpu-threads';
+import { KvmDoorbells } from './kvm-doorbells';
+import { KvmMsiIrqfds } from './kvm-msi-irqfds';
+import { Logger } from '../log';
 
 /**
  * Where KVM puts the real-mode TSS (3 pages) and the identity-map page table
@@ -27,6 +30,19 @@ export interface KvmAccelerator extends Accelerator {
   readonly vm: KvmVm;
   readonly vcpus: readonly KvmVcpu[];
   readonly vcpuThreads?: KvmVcpuThreads;
+  /** Absent without KVM_CAP_IOEVENTFD: notify writes are then MMIO exits. */
+  readonly doorbells?: KvmDoorbells;
+  /** Absent without KVM_CAP_IRQFD / IRQ_ROUTING: MSIs then go out by KVM_SIGNAL_MSI. */
+  readonly msiIrqfds?: KvmMsiIrqfds;
+}
+
+/** The eventfd paths this host's KVM offers; a missing one keeps the exit/ioctl path. */
+function eventfdPaths(kvm: Kvm, vm: KvmVm, log: Logger | undefined): { doorbells?: KvmDoorbells; msiIrqfds?: KvmMsiIrqfds } {
+  const doorbells = kvm.checkExtension('IOEVENTFD') ? KvmDoorbells.create(vm) : undefined;
+  if (!doorbells) log?.debug('kvm: no KVM_CAP_IOEVENTFD (or addon fd watch): virtqueue notifies are MMIO exits');
+  const irqfd = kvm.checkExtension('IRQFD') !== 0 && kvm.checkExtension('IRQ_ROUTING') !== 0;
+  if (!irqfd) log?.debug('kvm: no KVM_CAP_IRQFD/IRQ_ROUTING: MSIs are sent with KVM_SIGNAL_MSI');
+  return { doorbells, msiIrqfds: irqfd ? new KvmMsiIrqfds(vm) : undefined };
 }
 
 export function createKvmAccelerator(config: AcceleratorConfig): KvmAccelerator {
@@ -71,9 +87,14 @@ export function createKvmAccelerator(config: AcceleratorConfig): KvmAccelerator 
     // vCPUs 1..N-1 get threads of their own (started parked); vCPU 0 is run by the machine thread.
     const vcpuThreads = vcpus.length > 1 ? new KvmVcpuThreads(vcpus) : undefined;
     const liveVm = vm;
+    const { doorbells, msiIrqfds } = eventfdPaths(kvm, liveVm, config.log);
     const interrupts: InterruptRouter = {
+      // INTx stays on KVM_IRQ_LINE: a level line through an irqfd needs a resamplefd and
+      // an EOI round trip to lower it, which buys nothing while the devices live here.
       setIrq: (gsi, level) => liveVm.irqLine(gsi, level),
-      signalMsi: (address, data) => { liveVm.signalMsi(address, data); },
+      signalMsi: msiIrqfds
+        ? (address, data) => msiIrqfds.signal(address, data)
+        : (address, data) => { liveVm.signalMsi(address, data); },
     };
     let destroyed = false;
     return {
@@ -82,6 +103,8 @@ export function createKvmAccelerator(config: AcceleratorConfig): KvmAccelerator 
       vm: liveVm,
       vcpus,
       vcpuThreads,
+      doorbells,
+      msiIrqfds,
       memory,
       interrupts,
       destroy() {
@@ -90,6 +113,8 @@ export function createKvmAccelerator(config: AcceleratorConfig): KvmAccelerator 
         // The threads are joined before the fds they run on close.
         vcpuThreads?.stop();
         for (const v of vcpus) v.destroy();
+        doorbells?.destroy();
+        msiIrqfds?.destroy();
         liveVm.destroy();
         kvm.close();
       },

@@ -14,9 +14,9 @@ export class NoAcceleratorError extends Error {
   override name = 'NoAcceleratorError';
 }
 
-function startOne(name: AccelName, config: AcceleratorConfig, platform: Platform): Accelerator {
+function startOne(name: AccelName, config: AcceleratorConfig, platform: Platform, log: Logger): Accelerator {
   if (name === 'kvm') {
-    const accel = createKvmAccelerator(config);
+    const accel = createKvmAccelerator({ ...config, log: config.log ?? log });
     platform.router.attach(accel.interrupts);
     return accel;
   }
@@ -27,7 +27,7 @@ export function createAccelerator(candidates: AccelName[], config: AcceleratorCo
   const failures: string[] = [];
   for (const name of candidates) {
     try {
-      return startOne(name, config, platform);
+      return startOne(name, config, platform, log);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       failures.push(`${name}: ${msg}`);

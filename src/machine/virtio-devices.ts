@@ -21,6 +21,8 @@ import { VirtioConsole } from '../devices/virtio/console/virtio-console';
 import { VirtioDevice } from '../devices/virtio/device';
 import { VirtioNet, parseMac } from '../devices/virtio/net/virtio-net';
 import { VirtioRng } from '../devices/virtio/rng/virtio-rng';
+import { VirtioPciTransport } from '../devices/virtio/pci/virtio-pci';
+import { BAR_INDEX as VIRTIO_PCI_BAR } from '../devices/virtio/pci/virtio-pci-layout';
 import { LoopWaker } from '../kvm/loop-waker';
 import { Logger } from '../log';
 import { AcpiMachine } from './acpi/machine-description';
@@ -92,15 +94,26 @@ export class VirtioMachine {
     ];
     let pciHost: PciHost | undefined;
     if (c.machine === 'pc') {
-      pciHost = new PciHost({ bus: o.bus, intx: (gsi) => lineFor(router, gsi), log: o.log });
+      const bySlot = new Map<number, VirtioPciTransport>();
+      const doorbells = o.accel.doorbells;
+      const onBarMoved = doorbells
+        ? (slot: number, bar: number, address: number | undefined): void => { if (bar === VIRTIO_PCI_BAR) bySlot.get(slot)?.bindDoorbells(doorbells, address); }
+        : undefined;
+      pciHost = new PciHost({ bus: o.bus, intx: (gsi) => lineFor(router, gsi), log: o.log, onBarMoved });
       pciHost.registerPorts();
-      for (const d of devices) attachVirtioPci({ host: pciHost, device: d.device, memory, router, log: o.log });
+      for (const d of devices) {
+        const { transport, slot } = attachVirtioPci({ host: pciHost, device: d.device, memory, router, log: o.log });
+        bySlot.set(slot, transport);
+      }
       // No firmware runs before the kernel, so we place the BARs, as SeaBIOS would.
       pciHost.assignResources({ mmio32: { base: PCI_MMIO_START, size: PCI_MMIO_SIZE } });
     } else {
       devices.forEach((d, i) => {
         const slot = virtioMmioSlot(i);
-        attachVirtioMmio({ bus: o.bus, base: slot.address, gsi: slot.irq, irq: lineFor(router, slot.irq), device: d.device, memory, log: o.log, name: d.name });
+        attachVirtioMmio({
+          bus: o.bus, base: slot.address, gsi: slot.irq, irq: lineFor(router, slot.irq), device: d.device, memory, log: o.log, name: d.name,
+          doorbells: o.accel.doorbells,
+        });
       });
     }
     const vm = new VirtioMachine(blks, console, pciHost);

@@ -72,6 +72,8 @@ export class Probe implements PioDevice, MmioDevice {
 
 export interface RawGuest {
   acc: KvmAccelerator;
+  /** For tests that put real devices next to the probe. */
+  bus: IoBus;
   probe: Probe;
   control: SimpleRunControl;
 }
@@ -100,7 +102,7 @@ export function startRawGuest(options: RawGuestOptions): RawGuest {
     acc.destroy();
     throw e;
   }
-  return { acc, probe, control };
+  return { acc, bus, probe, control };
 }
 
 /** The guest epilogue: tell the probe we are done, then park. */

@@ -9,6 +9,7 @@ import { PciHost } from '../legacy/pci-host';
 import { GuestMemory } from '../../memory/guest-memory';
 import { Logger } from '../../log';
 import { VirtioDevice } from './device';
+import { Doorbells } from './doorbells';
 import { VIRTIO_MMIO_SIZE, VirtioMmioTransport } from './mmio/virtio-mmio';
 import { VirtioPciTransport } from './pci/virtio-pci';
 import { VirtioBlk } from './blk/virtio-blk';
@@ -31,14 +32,21 @@ export function attachVirtioMmio(opts: {
   memory: GuestMemory;
   log?: Logger;
   name?: string;
+  /** KVM ioeventfds for QueueNotify (one per queue, matched on the index written). */
+  doorbells?: Doorbells;
 }): AttachedMmio {
   const name = opts.name ?? `virtio-mmio@0x${opts.base.toString(16)}`;
   const transport = new VirtioMmioTransport({ device: opts.device, memory: opts.memory, irq: opts.irq, log: opts.log, name });
   opts.bus.registerMmio(opts.base, VIRTIO_MMIO_SIZE, transport, name);
+  const notifyAddress = opts.base + VirtioMmioTransport.notifyOffset;
+  // Bound once for the machine's life: the window never moves, and a ring of a queue that is
+  // not ready (or of a device being reset) is ignored by the core just as the bus write is.
+  // The accelerator drops them when it is destroyed.
+  transport.core.queues.forEach((_, i) => opts.doorbells?.bind(notifyAddress, 4, i, () => transport.core.notify(i)));
   return {
     transport,
     cmdline: `virtio_mmio.device=${VIRTIO_MMIO_SIZE}@0x${opts.base.toString(16)}:${opts.gsi}`,
-    notifyAddress: opts.base + VirtioMmioTransport.notifyOffset,
+    notifyAddress,
   };
 }
 

@@ -14,6 +14,7 @@ import { GuestMemory } from '../../../memory/guest-memory';
 import { Logger, defaultLogger } from '../../../log';
 import { INTERRUPT_CONFIG_CHANGE, INTERRUPT_USED_RING, STATUS_DRIVER_OK } from '../constants';
 import { VirtioDevice, leValue, putLeValue } from '../device';
+import { Doorbells } from '../doorbells';
 import { TransportCoreState, VirtioTransportCore } from '../transport-core';
 import { MsixState, MsixTable } from './msix';
 import {
@@ -51,6 +52,7 @@ export class VirtioPciTransport implements PciDevice {
   private readonly msixCap: number;
   private readonly pciCfgCap: number;
   private readonly bar: MmioDevice;
+  private readonly unbindDoorbells: (() => void)[] = [];
 
   constructor(opts: VirtioPciOptions) {
     const device = opts.device;
@@ -97,6 +99,22 @@ export class VirtioPciTransport implements PciDevice {
   /** Guest address of queue `index`'s doorbell once BAR 4 is placed at `barBase` (for ioeventfd). */
   static notifyAddress(barBase: number, index: number): number {
     return barBase + NOTIFY_OFFSET + index * NOTIFY_OFF_MULTIPLIER;
+  }
+
+  /**
+   * BAR 4 is now at `barBase` (undefined: unmapped): point one doorbell per
+   * queue at its notify address, dropping those at the old place. Bound for
+   * every queue, enabled or not: a ring of a queue that is not ready is
+   * ignored by the core, exactly as the same write through the bus is.
+   * Linux writes the queue index as 16 bits (vp_notify), so the binding is
+   * 2 bytes wide; any other width still arrives here as a bus write.
+   */
+  bindDoorbells(doorbells: Doorbells, barBase: number | undefined): void {
+    for (const unbind of this.unbindDoorbells.splice(0)) unbind();
+    if (barBase === undefined) return;
+    this.core.queues.forEach((_, i) => {
+      this.unbindDoorbells.push(doorbells.bind(VirtioPciTransport.notifyAddress(barBase, i), 2, undefined, () => this.core.notify(i)));
+    });
   }
 
   configRead(offset: number, size: number): number {
