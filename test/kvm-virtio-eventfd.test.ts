@@ -238,3 +238,14 @@ t.test('moving BAR 4 re-points the doorbells', { skip }, async (t) => {
   transport.bindDoorbells(fake, undefined);
   t.same(bound, [], 'an unmapped BAR has none');
 });
+
+t.test('MSI irqfds: more distinct messages than routes re-point the oldest route', { skip }, async (t) => {
+  const g = startRawGuest({ mode: 32, source: GUEST_DONE });
+  t.teardown(() => g.acc.destroy());
+  const irqfds = g.acc.msiIrqfds;
+  if (!irqfds) throw new Error('no MSI irqfds');
+  // 100 messages (vectors 0x40..0xa3 to APIC 0) overflow the pool of 64; each still goes out.
+  for (let i = 0; i < 100; i++) t.doesNotThrow(() => g.acc.interrupts.signalMsi(0xfee00000, 0x40 + i), `message ${i}`);
+  t.doesNotThrow(() => g.acc.interrupts.signalMsi(0xfee00000, 0x40), 'a re-used message');
+  t.equal(irqfds.sent, 101, 'every one through an irqfd');
+});
