@@ -25,6 +25,7 @@ import { emitArith } from './emit-arith';
 import { emitData } from './emit-data';
 import { emitStack } from './emit-stack';
 import { deadFlagWriters } from './flag-liveness';
+import { localizeRegisters } from './register-locals';
 
 /** `limit`: most instructions to retire (a self-loop stops before exceeding it). Returns the number retired. */
 export type CompiledBlock = (cpu: Cpu, lo: Uint32Array, hi: Uint32Array, f: LazyFlags, h: Handler[], ins: DecodedInstruction[], b: Block,
@@ -206,9 +207,13 @@ export function compileBlock(block: Block): CompiledBlock {
   }
   e.flagsDead = false;
   if (!returned) e.out.push(`cpu.rip = ${block.nexts[n - 1]}; return n + ${n};`);
-  const body = selfLoopTarget(block) !== undefined
-    ? `const T = cpu.mmu, CP = c.codePages;\nlet n = 0; const ep = c.deviceEpoch;\nfor (;;) {\nb.loopBase = n;\n${e.out.join('\n')}\n}`
-    : `const T = cpu.mmu, CP = c.codePages;\nconst n = 0;\n${e.out.join('\n')}`;
+  let body: string;
+  if (selfLoopTarget(block) !== undefined) {
+    const local = localizeRegisters(e.out);
+    body = local !== undefined
+      ? `let n = 0; const ep = c.deviceEpoch;\n${local.prologue}\nfor (;;) {\nb.loopBase = n;\n${local.body.join('\n')}\n}`
+      : `const T = cpu.mmu, CP = c.codePages;\nlet n = 0; const ep = c.deviceEpoch;\nfor (;;) {\nb.loopBase = n;\n${e.out.join('\n')}\n}`;
+  } else body = `const T = cpu.mmu, CP = c.codePages;\nconst n = 0;\n${e.out.join('\n')}`;
   return new Function('cpu', 'lo', 'hi', 'f', 'h', 'ins', 'b', 'c', 'lim', `"use strict";\n${body}`) as CompiledBlock;
 }
 

@@ -28,10 +28,32 @@ function overwritesAll(i: DecodedInstruction): boolean {
   return op === 0x85 && i.mod === 3;
 }
 
+/** INC/DEC of a register at 32/64 bit, which the translator inlines (they keep CF, so they read it). */
+function incDecRegister(i: DecodedInstruction, codeSize: number): boolean {
+  if (i.opSize !== 4 && i.opSize !== 8) return false;
+  if (i.opcode >= 0x40 && i.opcode <= 0x4f) return codeSize !== 8;
+  return i.opcode === 0xff && i.mod === 3 && i.regField <= 1;
+}
+
+/**
+ * A 32-bit ADD/SUB/CMP or a logic op at 32/64 bit: the emitter can give its CF
+ * from the locals of the result (Emitter.knownCarry), so an INC/DEC right
+ * after it needs nothing from its record.
+ */
+function carryKnownAfter(i: DecodedInstruction): boolean {
+  if (!overwritesAll(i)) return false;
+  const op = i.opcode;
+  const alu = op === 0x81 || op === 0x83 ? i.regField : op === 0x85 ? 4 : (op >> 3) & 7;
+  const logic = alu === 1 || alu === 4 || alu === 6;
+  return logic || i.opSize === 4;
+}
+
 /** For each instruction, true when the flags it writes are certainly dead. */
 export function deadFlagWriters(insns: readonly DecodedInstruction[], codeSize: number): Uint8Array {
   const dead = new Uint8Array(insns.length);
   for (let k = 0; k < insns.length - 1; k++) {
+    // An INC/DEC right after: its CF comes from this op's locals, the rest it writes itself.
+    if (carryKnownAfter(insns[k]) && incDecRegister(insns[k + 1], codeSize)) { dead[k] = 1; continue; }
     for (let j = k + 1; j < insns.length; j++) {
       const i = insns[j];
       if (overwritesAll(i)) { dead[k] = 1; break; }
