@@ -199,10 +199,11 @@ export class Emitter {
     const a = this.fresh(), v = this.fresh(), vh = this.fresh();
     const slow = `${v} = cpu.read(${seg}, ${a}, ${size}); ${vh} = ${size === 8 ? 'cpu.vhi' : '0'};`;
     this.out.push(`const ${a} = ${ea}; let ${v}, ${vh};`);
-    if (this.block.codeSize !== 8 || seg >= 4) { this.out.push(slow); return [v, vh]; }
+    const direct = this.directLinear(seg, a, size);
+    if (direct === undefined) { this.out.push(slow); return [v, vh]; }
     const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
     const get = size === 1 ? `${view}.getUint8(${p})` : size === 2 ? `${view}.getUint16(${p}, true)` : `${view}.getUint32(${p}, true)`;
-    this.out.push(`if (${a} >= -140737488355328 && ${a} + ${size - 1} < 140737488355328 && (${a} & 4095) <= ${4096 - size}) {`,
+    this.out.push(`if (${direct}) {`,
       `const ${vpn} = Math.floor(${a} / 4096), ${idx} = (cpu.cpl === 3 ? ${TLB_SIZE} : 0) + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
       `if (T.tagRead[${idx}] === ${vpn} && ${view} !== undefined) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; }`,
       `else { ${slow} } } else { ${slow} }`);
@@ -210,15 +211,32 @@ export class Emitter {
     return [v, vh];
   }
 
+  /**
+   * The condition under which the segment offset `a` is itself the linear
+   * address and the access stays within one page, so the TLB hit path may
+   * be taken inline; undefined when it never is (FS/GS, whose bases are
+   * added by cpu.read). In 64-bit code: a canonical address. Elsewhere: a
+   * flat data segment (base 0, limit 4 GiB, expand-up, writable, usable),
+   * for which Cpu.linear's checks can never fail.
+   */
+  private directLinear(seg: number, a: string, size: number): string | undefined {
+    if (seg >= 4) return undefined;
+    const page = `(${a} & 4095) <= ${4096 - size}`;
+    if (this.block.codeSize === 8) return `${a} >= -140737488355328 && ${a} + ${size - 1} < 140737488355328 && ${page}`;
+    const sc = `cpu.segs[${seg}]`;
+    return `${sc}.base === 0 && ${sc}.limit === 4294967295 && (${sc}.type & 14) === 2 && ${sc}.s && !${sc}.unusable && ${page}`;
+  }
+
   /** A store of 1, 2, 4 or 8 bytes with the TLB hit path inlined (as load); stores into pages holding cached code take the slow path, which invalidates. */
   store(seg: number, ea: string, size: number, v: string, vh: string): void {
     const a = this.fresh();
     const slow = `cpu.write(${seg}, ${a}, ${size}, ${v}, ${vh});`;
     this.out.push(`const ${a} = ${ea};`);
-    if (this.block.codeSize !== 8 || seg >= 4) { this.out.push(slow); return; }
+    const direct = this.directLinear(seg, a, size);
+    if (direct === undefined) { this.out.push(slow); return; }
     const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
     const set = size === 1 ? `${view}.setUint8(${p}, ${v});` : size === 2 ? `${view}.setUint16(${p}, ${v}, true);` : `${view}.setUint32(${p}, ${v} >>> 0, true);`;
-    this.out.push(`if (${a} >= -140737488355328 && ${a} + ${size - 1} < 140737488355328 && (${a} & 4095) <= ${4096 - size}) {`,
+    this.out.push(`if (${direct}) {`,
       `const ${vpn} = Math.floor(${a} / 4096), ${idx} = (cpu.cpl === 3 ? ${TLB_SIZE} : 0) + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
       `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${set} ${size === 8 ? `${view}.setUint32(${p} + 4, ${vh} >>> 0, true);` : ''} }`,
       `else { ${slow} } } else { ${slow} }`);
