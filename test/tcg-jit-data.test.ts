@@ -790,3 +790,38 @@ t.test('the forms above are inline in compiled blocks: only PUSHF calls a handle
     t.same(left, [], `${name}: no other handler ran`);
   }
 });
+
+t.test('32-bit code: the inline memory path is for flat segments only; a limit or a read-only segment still faults', async (t) => {
+  const source = `.intel_syntax noprefix
+  mov eax, dword ptr [${LEGACY_DATA}]
+  mov dword ptr [${LEGACY_DATA + 4}], 7
+  mov ebx, dword ptr [0x5000]
+done:
+  nop
+`;
+  const code = assemble(source, 32, LEGACY_CODE);
+  const doneAt = LEGACY_CODE + assemble(source.slice(0, source.indexOf('\ndone:')), 32, LEGACY_CODE).length;
+  const cases: { name: string; limit: number; type: number; vector: number | undefined; rip: number }[] = [
+    { name: 'flat', limit: 0xffffffff, type: 3, vector: undefined, rip: doneAt },
+    // The first two instructions are 5 and 10 bytes (A1 moffs32; C7 05 disp32 imm32).
+    { name: 'limit below 0x5000', limit: 0x4fff, type: 3, vector: 13, rip: LEGACY_CODE + 15 },
+    { name: 'read-only data', limit: 0xffffffff, type: 1, vector: 13, rip: LEGACY_CODE + 5 },
+  ];
+  for (const c of cases) {
+    const states = TIERS.map((tier) => {
+      const { cpu, mem } = legacyCpu(tier, 32);
+      let vector: number | undefined;
+      cpu.policy = { onException: (e) => { vector = e.vector; return true; } };
+      const ds = cpu.segs[3];
+      ds.limit = c.limit; ds.type = c.type;
+      mem.write(LEGACY_CODE, code);
+      mem.write(LEGACY_DATA, Uint8Array.of(0x78, 0x56, 0x34, 0x12));
+      cpu.rip = LEGACY_CODE;
+      cpu.execute(100, doneAt);
+      t.equal(vector, c.vector, `${c.name}, ${tier}: ${c.vector === undefined ? 'no fault' : `#GP`}`);
+      t.equal(cpu.rip, c.rip, `${c.name}, ${tier}: stopped at the right instruction`);
+      return { ...snapshot(cpu), data: Buffer.from(mem.read(LEGACY_DATA, 8)).toString('hex') };
+    });
+    t.same(states[2], states[0], `${c.name}: compiled blocks match the interpreter`);
+  }
+});
