@@ -25,6 +25,7 @@ function build(cpus: number, prefix = ''): string {
 const runs: { accel: 'tcg' | 'kvm'; cpus: number; skip: string | false }[] = [
   { accel: 'tcg', cpus: 2, skip: false },
   { accel: 'tcg', cpus: 4, skip: false },
+  { accel: 'tcg', cpus: 16, skip: false },
   { accel: 'kvm', cpus: 2, skip: kvmSkip },
   { accel: 'kvm', cpus: 4, skip: kvmSkip },
   { accel: 'kvm', cpus: 16, skip: kvmSkip },
