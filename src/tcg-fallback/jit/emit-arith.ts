@@ -14,12 +14,11 @@
  * Multiplier/shiftFast/aluDoubleShift, rotate.ts), which is checked against
  * the host CPU by the differential fuzzer.
  *
- * Flag elimination: when a later instruction of the same block overwrites
- * all six arithmetic flags, and nothing between can read them, fault or
- * leave the block, the flags of this instruction can never be observed and
- * are not computed at all (chacha/blake2s/sha256 rotate, then add or xor).
+ * Flag elimination: when codegen marks the instruction's flags dead
+ * (flag-liveness.ts: a later instruction of the block overwrites all six and
+ * nothing between can read them, fault or leave the block), they are not
+ * computed at all (chacha/blake2s/sha256 rotate, then add or xor).
  */
-import type { DecodedInstruction } from '../decoder';
 import { FLAG_CF, FLAG_OF } from '../cpu-constants';
 import { LAZY_CFOF, LAZY_IMUL, LAZY_LOGIC } from '../lazy-flags';
 import type { Block } from './block';
@@ -37,75 +36,6 @@ export function emitArith(e: Emitter, block: Block, k: number): boolean {
     case 0x1a4: case 0x1a5: case 0x1ac: case 0x1ad: return emitDoubleShift(e, block, k);
     default: return false;
   }
-}
-
-// ---------------------------------------------------------------- flag liveness
-
-const NONE = 0, WRITES_ALL = 1, OTHER = 2;
-
-/**
- * How instruction x affects the arithmetic flags, for the elimination above:
- * WRITES_ALL and NONE only for register forms that cannot fault and cannot
- * leave the block early (as emitted inline or by their handler); OTHER for
- * everything else (readers, memory operands, unknown instructions). NONE
- * also covers flag writers whose register results do not depend on the
- * flags (rotates, INC/DEC, BT, BSF/BSR): inside a window that ends with a
- * WRITES_ALL, whatever flags they read or write are themselves dead.
- */
-function flagEffect(x: DecodedInstruction, codeSize: number): number {
-  const op = x.opcode;
-  const reg = x.mod === 3;
-  if (op < 0x40) {
-    const low = op & 7, aluOp = (op >> 3) & 7;
-    if (aluOp === 2 || aluOp === 3) return OTHER; // ADC/SBB read CF
-    if (low <= 3) return reg ? WRITES_ALL : OTHER;
-    if (low === 4 || low === 5) return WRITES_ALL; // ALU AL/eAX, imm
-    return OTHER;
-  }
-  switch (op) {
-    case 0x80: case 0x81: case 0x83: return reg && x.regField !== 2 && x.regField !== 3 ? WRITES_ALL : OTHER;
-    case 0x84: case 0x85: return reg ? WRITES_ALL : OTHER;
-    case 0xa8: case 0xa9: return WRITES_ALL;
-    case 0x69: case 0x6b: case 0x1af: return reg ? WRITES_ALL : OTHER;
-    case 0xc0: case 0xc1: case 0xd0: case 0xd1: {
-      if (!reg) return OTHER;
-      const size = (op & 1) === 0 ? 1 : x.opSize;
-      const count = (op <= 0xc1 ? x.imm & 0xff : 1) & (size === 8 ? 63 : 31);
-      if (count === 0) return NONE;
-      if (x.regField >= 4) return WRITES_ALL; // SHL/SHR/SAL/SAR: all six
-      // ROL/ROR keep the other flags (harmless: their inputs are dead too) and
-      // their register result does not depend on flags; RCL/RCR read CF.
-      return x.regField <= 1 ? NONE : OTHER;
-    }
-    case 0x88: case 0x89: case 0x8a: case 0x8b:
-    case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
-      return reg ? NONE : OTHER;
-    case 0x63: return reg && codeSize === 8 ? NONE : OTHER; // MOVSXD (ARPL outside 64-bit mode writes ZF)
-    case 0x8d: return reg ? OTHER : NONE; // LEA computes an address, never accesses memory
-    case 0x98: case 0x99: return NONE;
-    case 0xf6: case 0xf7: return reg && x.regField === 2 ? NONE : OTHER; // NOT
-    case 0x86: case 0x87: return reg ? NONE : OTHER; // XCHG reg, reg
-    case 0xc6: case 0xc7: return reg && x.regField === 0 ? NONE : OTHER; // MOV r, imm (other /r: #UD)
-    case 0xfe: case 0xff: return reg && x.regField <= 1 ? NONE : OTHER; // INC/DEC (CF kept: a flags-only input)
-    case 0x1a3: case 0x1ab: case 0x1b3: case 0x1bb: case 0x1bc: case 0x1bd: return reg ? NONE : OTHER; // BT*, BSF/BSR (TZCNT/LZCNT)
-    case 0x1ba: return reg && x.regField >= 4 ? NONE : OTHER; // BT* r, imm8 (/0-/3: #UD)
-    default:
-      if (op >= 0x90 && op <= 0x97) return NONE; // NOP, PAUSE, XCHG with rAX
-      if ((op >= 0xb0 && op <= 0xbf) || (op >= 0x1c8 && op <= 0x1cf)) return NONE; // MOV r, imm; BSWAP
-      if (op >= 0x40 && op <= 0x4f && codeSize !== 8) return NONE; // INC/DEC outside 64-bit mode
-      return OTHER;
-  }
-}
-
-/** True when the flags written by instruction k can never be observed (see the file comment). */
-function flagsDeadAfter(block: Block, k: number): boolean {
-  const insns = block.insns;
-  for (let j = k + 1; j < insns.length; j++) {
-    const eff = flagEffect(insns[j], block.codeSize);
-    if (eff === WRITES_ALL) return true;
-    if (eff === OTHER) return false;
-  }
-  return false;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -173,7 +103,7 @@ function emitImul(e: Emitter, block: Block, k: number, imm: number | undefined):
   const s = i.opSize;
   const out = e.out;
   const [a, ah] = readRm(e, block, k);
-  const dead = flagsDeadAfter(block, k);
+  const dead = e.flagsDead; // flag-liveness.ts
   // Second operand: the register, or the sign-extended immediate (a constant).
   let b: string, bh: string, bConst: number | undefined, bhConst = 0;
   if (imm === undefined) {
@@ -207,7 +137,7 @@ function emitMulWide(e: Emitter, block: Block, k: number): boolean {
   const signed = i.regField === 5;
   const out = e.out;
   const [b, bh] = readRm(e, block, k);
-  const dead = flagsDeadAfter(block, k);
+  const dead = e.flagsDead; // flag-liveness.ts
   const a = e.fresh(), ah = e.fresh();
   out.push(`const ${a} = lo[0], ${ah} = ${s === 8 ? 'hi[0]' : '0'};`);
   const w0 = e.fresh(), w1 = e.fresh(), w2 = e.fresh(), w3 = e.fresh(), ovf = e.fresh();
@@ -316,7 +246,7 @@ function emitGroup2(e: Emitter, block: Block, k: number): boolean {
   const cnt = e.fresh();
   if (constCount === undefined) out.push(`const ${cnt} = lo[1] & ${mask};`); // before the operand: RCX may be the destination
   const { v, vh, write } = readRmForWrite(e, block, k);
-  const dead = flagsDeadAfter(block, k);
+  const dead = e.flagsDead; // flag-liveness.ts
   const r = e.fresh(), rh = e.fresh(), cf = e.fresh(), of = e.fresh();
   const rotate = op === SH_ROL || op === SH_ROR;
   // Rotates keep SF/ZF/PF/AF. After a logic op, a shift or a multiply (AF clear,
@@ -364,7 +294,7 @@ function emitDoubleShift(e: Emitter, block: Block, k: number): boolean {
   const src = e.fresh(), srch = e.fresh();
   out.push(`const ${src} = lo[${i.reg}], ${srch} = ${s === 8 ? `hi[${i.reg}]` : '0'};`);
   const { v, vh, write } = readRmForWrite(e, block, k);
-  const dead = flagsDeadAfter(block, k);
+  const dead = e.flagsDead; // flag-liveness.ts
   const r = e.fresh(), rh = e.fresh(), cf = e.fresh(), of = e.fresh();
   const c: number | string = constCount ?? cnt;
   let body: string;
