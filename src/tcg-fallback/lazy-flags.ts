@@ -73,9 +73,9 @@ export class LazyFlags {
     switch (this.op) {
       case LAZY_EAGER: return (this.eager & FLAG_CF) !== 0;
       case LAZY_ADD: return this.below(this.res, this.resHi, this.a, this.aHi);
-      case LAZY_ADC: return this.below(this.res, this.resHi, this.a, this.aHi) || (this.cin !== 0 && this.res === this.a && this.resHi === this.aHi);
+      case LAZY_ADC: return this.below(this.res, this.resHi, this.a, this.aHi) || (this.cin !== 0 && this.res === this.a && (this.size !== 8 || this.resHi === this.aHi));
       case LAZY_SUB: return this.below(this.a, this.aHi, this.b, this.bHi);
-      case LAZY_SBB: return this.below(this.a, this.aHi, this.b, this.bHi) || (this.cin !== 0 && this.a === this.b && this.aHi === this.bHi);
+      case LAZY_SBB: return this.below(this.a, this.aHi, this.b, this.bHi) || (this.cin !== 0 && this.a === this.b && (this.size !== 8 || this.aHi === this.bHi));
       case LAZY_LOGIC: return false;
       case LAZY_IMUL: return this.imulOverflow();
       default: return this.cin !== 0;

@@ -11,7 +11,7 @@
  * iterations of a self-loop).
  */
 import type { DecodedInstruction } from '../decoder';
-import { LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB } from '../lazy-flags';
+import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../lazy-flags';
 import { TLB_MASK, TLB_SIZE } from '../mmu';
 import type { Block } from './block';
 
@@ -82,12 +82,10 @@ export class Emitter {
   record(op: number, size: number, r: string, rh: string, a: string, ah: string, bb: string, bh: string, cin: string): void {
     const wide = size === 8;
     let s = `f.op = ${op}; f.size = ${size}; f.res = ${r};`;
-    // LazyFlags.cf() compares the high halves of ADC/SBB at every size: always store them there.
-    const halves = wide || op === LAZY_ADC || op === LAZY_SBB;
-    if (halves) s += ` f.resHi = ${rh};`;
+    if (wide) s += ` f.resHi = ${rh};`;
     if (op !== LAZY_LOGIC) {
       s += ` f.a = ${a}; f.b = ${bb};`;
-      if (halves) s += ` f.aHi = ${ah}; f.bHi = ${bh};`;
+      if (wide) s += ` f.aHi = ${ah}; f.bHi = ${bh};`;
       if (op !== LAZY_ADD && op !== LAZY_SUB) s += ` f.cin = ${cin};`;
     }
     if (!this.flagsDead) this.out.push(s);
