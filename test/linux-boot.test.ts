@@ -10,8 +10,7 @@
  * with one line, since nested KVM without it cannot boot Linux.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { CliResult, TSVISOR_BIN, runTsvisor } from './helpers/tsvisor-cli';
+import { runTsvisor } from './helpers/tsvisor-cli';
 import { GuestVariant, LINUX_BOOT_TIMEOUT_MS, guestCmd, linuxGuest } from './helpers/linux-guest';
 import { probeKvm } from '../src/machine/accel-select';
 
@@ -32,20 +31,6 @@ function args(variant: GuestVariant, accel: string, extra: string[], append: str
 /** The last lines of the console, so a failure shows how far the kernel got. */
 function tail(out: string): string {
   return out.split('\n').slice(-15).join('\n');
-}
-
-/** Runs until `enough(stdout)` holds, then kills the VMM (for guests that would reboot forever). */
-function runUntil(a: string[], enough: (out: string) => boolean): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSVISOR_BIN, ...a], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), LINUX_BOOT_TIMEOUT_MS);
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('latin1'); if (enough(stdout)) child.kill('SIGTERM'); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString('latin1'); });
-    child.on('error', reject);
-    child.on('close', (status, signal) => { clearTimeout(timer); resolve({ status, signal, stdout, stderr }); });
-    child.stdin.end();
-  });
 }
 
 for (const { accel, skip } of ACCELS) {
@@ -73,7 +58,7 @@ for (const { accel, skip } of ACCELS) {
   t.test(`${accel}: cloud kernel: a panic with panic=-1 reboots and the machine boots again`, { skip: cloudSkip }, async (t) => {
     const append = `panic=-1 ${guestCmd(['echo c > /proc/sysrq-trigger'])}`;
     const count = (out: string, s: string): number => out.split(s).length - 1;
-    const again = await runUntil(args('cloud', accel, [], append), (out) => count(out, MARKER) >= 2);
+    const again = await runTsvisor(args('cloud', accel, [], append), { timeoutMs: LINUX_BOOT_TIMEOUT_MS, stopWhen: (out) => count(out, MARKER) >= 2 });
     t.match(again.stdout, /Kernel panic - not syncing/, `the kernel panicked\n${tail(again.stdout)}`);
     t.equal(count(again.stdout, 'Linux version'), 2, 'the reset machine booted the kernel a second time');
     t.equal(count(again.stdout, MARKER), 2, 'and reached /init again');

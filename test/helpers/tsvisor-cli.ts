@@ -11,7 +11,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runTsvisor(args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/** `stopWhen`: checked on every stdout chunk; once it holds the VMM gets SIGTERM (for guests that would run on forever). */
+export function runTsvisor(args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv; stopWhen?: (stdout: string) => boolean } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [TSVISOR_BIN, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -19,7 +20,10 @@ export function runTsvisor(args: string[], opts: { input?: string | Buffer; time
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('latin1'); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString('latin1');
+      if (opts.stopWhen?.(stdout)) child.kill('SIGTERM');
+    });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString('latin1'); });
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
     child.on('error', reject);
