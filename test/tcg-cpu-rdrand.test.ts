@@ -28,3 +28,11 @@ t.test('RDRAND r16 writes only the low 16 bits', async (t) => {
   t.equal(r.reg('rax') >> 16n, 0x111122223333n);
   t.equal(r.flags & (CF | ZF), CF);
 });
+
+t.test('RDRAND with a memory operand, or other 0F C7 forms, raise #UD (a hostile guest gets an exception, not a crash)', async (t) => {
+  // 0F C7 /6 with mod=00 (rdrand [rax]) and 0F C7 /5 (unassigned): assembled as bytes.
+  for (const bytes of ['.byte 0x0f, 0xc7, 0x30', '.byte 0x0f, 0xc7, 0xe8']) {
+    const r = run(`mov rax, 0x600000\n${bytes}`);
+    t.equal(r.exception?.vector, 6, `${bytes}: #UD`);
+  }
+});
