@@ -63,3 +63,13 @@ t.test('a VirtualClock on it fires a timer after the instructions that reach the
   clock.runExpired();
   t.equal(fired, 1, 'exactly at 4M instructions');
 });
+
+t.test('instructionsFor: how many instructions reach a deadline while running; nothing while idle', async (t) => {
+  const { time } = setup();
+  t.equal(time.instructionsFor(1000), undefined, 'idle: time follows the host, so no instruction count reaches it');
+  time.leaveIdle();
+  t.equal(time.instructionsFor(2500), 2500, 'at 1 GIPS, 2.5 µs is 2500 instructions');
+  t.equal(time.instructionsFor(0.5), 1, 'a fraction rounds up: the deadline is reached, not missed by one');
+  const before = new GuestTime(new ManualTimeSource().now);
+  t.equal(before.instructionsFor(1000), undefined, 'not attached: host time');
+});

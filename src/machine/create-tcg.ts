@@ -17,7 +17,14 @@ export function createTcg(config: AcceleratorConfig, platform: Platform): Accele
     apicMsrs: [...irq.sources],
     // RDTSC and the LAPIC's TSC-deadline timer read the same virtual TSC, and timers run
     // between instruction batches, not only between slices, so they fire on time.
-    platform: { tsc: irq.tsc, beforeRun: (index: number) => irq.beforeRun(index) },
+    platform: {
+      tsc: irq.tsc,
+      beforeRun: (index: number) => irq.beforeRun(index),
+      instructionsUntilTimer: () => {
+        const ns = irq.clock.nsUntilNextDeadline();
+        return ns === undefined ? undefined : platform.guestTime.instructionsFor(ns);
+      },
+    },
   });
   platform.router.attach(irq.router);
   platform.attachSoftwareTimers(irq);

@@ -69,6 +69,15 @@ export class GuestTime {
     this.idle = false;
   }
 
+  /**
+   * Instructions to retire before `ns` guest nanoseconds pass, while time
+   * counts instructions; undefined while it follows the host.
+   */
+  instructionsFor(ns: number): number | undefined {
+    if (this.retired === undefined || this.idle) return undefined;
+    return Math.ceil(ns / this.nsPerInstruction);
+  }
+
   /** Folds the time so far into baseNs and restarts both marks, so switching modes never jumps. */
   private rebase(): void {
     this.baseNs = this.now();
