@@ -20,7 +20,7 @@
 import { FLAG_CF, FLAG_DF, FLAG_ZF, SEG_DS } from '../cpu-constants';
 import type { DecodedInstruction } from '../decoder';
 import { LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, SIZE_MASK } from '../lazy-flags';
-import { TLB_MASK, TLB_SIZE } from '../mmu';
+import { TLB_MASK } from '../mmu';
 import type { Block } from './block';
 import { ALU_ADC, ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SBB, ALU_SUB, Emitter, foldCondition } from './emitter';
 
@@ -207,7 +207,7 @@ function openMemoryRmw(s: Site, size: number, seg: number, offset: string): Rmw 
   const get = size === 1 ? `${view}.getUint8(${p})` : size === 2 ? `${view}.getUint16(${p}, true)` : `${view}.getUint32(${p}, true)`;
   out.push(`let ${view}, ${p} = -1;`,
     `if (${a} >= -140737488355328 && ${a} + ${size - 1} < 140737488355328 && (${a} & 4095) <= ${4096 - size}) {`,
-    `const ${vpn} = Math.floor(${a} / 4096), ${idx} = (cpu.cpl === 3 ? ${TLB_SIZE} : 0) + (${vpn} & ${TLB_MASK}); ${view} = T.views[${idx}];`,
+    `const ${vpn} = Math.floor(${a} / 4096), ${idx} = ${e.tlbBase()} + (${vpn} & ${TLB_MASK}); ${view} = T.views[${idx}];`,
     `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) ${p} = T.offsets[${idx}] + (${a} & 4095); }`,
     `if (${p} >= 0) { ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; } else { ${slowRead.replace('$A', a)} }`);
   const set = (r: string, rh: string): string => {

@@ -54,6 +54,13 @@ export function foldCondition(cc: number, k: KnownResult): string | undefined {
   return undefined;
 }
 
+/**
+ * Generated code that may raise a guest exception or reads RIP: a call into
+ * the CPU, a handler, LazyFlags aside (its methods only compute flags), or
+ * a read of cpu.rip/cpu.nextRip.
+ */
+const CAN_FAULT_OR_READ_RIP = /\bcpu\.\w+\(|\bh\[|\bcpu\.nextRip\b|\bcpu\.rip\b(?!\s*=[^=])|\bthrow\b/;
+
 export class Emitter {
   readonly out: string[] = [];
   private tmp = 0;
@@ -66,11 +73,59 @@ export class Emitter {
 
   fresh(): string { return `t${this.tmp++}`; }
 
-  /** Statement run before an instruction that may fault or read RIP. */
+  /** The instruction's precise-state statement and the line it went out on (precise()), and the slow paths that repeat it. */
+  private preciseText: string | undefined;
+  private preciseRip: number | undefined;
+  private preciseLine = -1;
+  private slowPaths: string[] = [];
+
+  /**
+   * Statement run before an instruction that may fault or read RIP. The
+   * caller emits it; load() and store() repeat it inside their slow paths,
+   * and when those are all the instruction does that could fault,
+   * endInstruction() drops the statement from the fast path.
+   */
   precise(k: number): string {
     const b = this.block;
     const rip = k === 0 ? b.rip : b.nexts[k - 1];
-    return `cpu.rip = ${rip}; cpu.nextRip = ${b.nexts[k]};`;
+    const text = `cpu.rip = ${rip}; cpu.nextRip = ${b.nexts[k]};`;
+    this.preciseText = text;
+    this.preciseRip = rip;
+    this.preciseLine = this.out.length;
+    return text;
+  }
+
+  /** Codegen calls this before emitting each instruction. */
+  beginInstruction(): void {
+    this.preciseText = undefined;
+    this.preciseRip = undefined;
+    this.preciseLine = -1;
+    this.slowPaths = [];
+  }
+
+  /**
+   * Codegen calls this after emitting each instruction: drops the
+   * precise-state statement when nothing after it but the slow paths of
+   * inline loads and stores (which set RIP themselves) can fault or read
+   * RIP. A TLB hit cannot fault, so the common case stores no RIP at all.
+   */
+  endInstruction(): void {
+    const at = this.preciseLine;
+    if (at < 0 || this.out[at] !== this.preciseText || this.slowPaths.length === 0) return;
+    let rest = this.out.slice(at + 1).join('\n');
+    for (const slow of this.slowPaths) rest = rest.split(slow).join('');
+    if (CAN_FAULT_OR_READ_RIP.test(rest)) return;
+    this.out[at] = '';
+  }
+
+  /**
+   * A slow path's statement, with RIP set in front of it (for the fault it
+   * may raise). Not nextRip: a CALL has already pointed it at the target.
+   */
+  private slow(statement: string): string {
+    const text = this.preciseRip === undefined ? statement : `cpu.rip = ${this.preciseRip}; ${statement}`;
+    this.slowPaths.push(text);
+    return text;
   }
 
   /**
@@ -154,7 +209,9 @@ export class Emitter {
   incDec(dec: boolean, size: number, reg: number): boolean {
     if (size !== 4 && size !== 8) return false;
     const a = this.fresh(), ah = this.fresh(), r = this.fresh(), rh = this.fresh(), cf = this.fresh();
-    this.out.push(`const ${cf} = ${this.knownCarry() ?? 'f.cf() ? 1 : 0'}; const ${a} = lo[${reg}], ${ah} = ${size === 8 ? `hi[${reg}]` : '0'};`);
+    // With dead flags the carry-in is never recorded, so do not ask LazyFlags for it.
+    const carry = this.flagsDead ? '0' : this.knownCarry() ?? 'f.cf() ? 1 : 0';
+    this.out.push(`const ${cf} = ${carry}; const ${a} = lo[${reg}], ${ah} = ${size === 8 ? `hi[${reg}]` : '0'};`);
     if (size === 4) this.out.push(`const ${r} = (${a} ${dec ? '-' : '+'} 1) >>> 0, ${rh} = 0;`);
     else {
       const t = this.fresh();
@@ -195,14 +252,14 @@ export class Emitter {
    */
   load(seg: number, ea: string, size: number): [string, string] {
     const a = this.fresh(), v = this.fresh(), vh = this.fresh();
-    const slow = `${v} = cpu.read(${seg}, ${a}, ${size}); ${vh} = ${size === 8 ? 'cpu.vhi' : '0'};`;
+    const slow = this.slow(`${v} = cpu.read(${seg}, ${a}, ${size}); ${vh} = ${size === 8 ? 'cpu.vhi' : '0'};`);
     this.out.push(`const ${a} = ${ea}; let ${v}, ${vh};`);
     const direct = this.directLinear(seg, a, size);
     if (direct === undefined) { this.out.push(slow); return [v, vh]; }
     const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
     const get = size === 1 ? `${view}.getUint8(${p})` : size === 2 ? `${view}.getUint16(${p}, true)` : `${view}.getUint32(${p}, true)`;
     this.out.push(`if (${direct}) {`,
-      `const ${vpn} = Math.floor(${a} / 4096), ${idx} = (cpu.cpl === 3 ? ${TLB_SIZE} : 0) + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
+      `const ${vpn} = Math.floor(${a} / 4096), ${idx} = ${this.tlbBase()} + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
       `if (T.tagRead[${idx}] === ${vpn} && ${view} !== undefined) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; }`,
       `else { ${slow} } } else { ${slow} }`);
     if (size === 8) this.out.push(`cpu.vhi = ${vh};`);
@@ -221,21 +278,52 @@ export class Emitter {
     if (seg >= 4) return undefined;
     const page = `(${a} & 4095) <= ${4096 - size}`;
     if (this.block.codeSize === 8) return `${a} >= -140737488355328 && ${a} + ${size - 1} < 140737488355328 && ${page}`;
-    const sc = `cpu.segs[${seg}]`;
-    return `${sc}.base === 0 && ${sc}.limit === 4294967295 && (${sc}.type & 14) === 2 && ${sc}.s && !${sc}.unusable && ${page}`;
+    this.flatGuards.add(seg);
+    return `g${seg} && ${page}`;
+  }
+
+  /** Segments whose flatness the code tests (g0..g3), and whether it reads the TLB half of the CPL (tb). */
+  private readonly flatGuards = new Set<number>();
+  private usesTlbBase = false;
+
+  /** The TLB half for the current privilege level: user entries follow the supervisor ones. */
+  tlbBase(): string {
+    this.usesTlbBase = true;
+    return 'tb';
+  }
+
+  /**
+   * Statements that (re)compute the hoisted guards: the flatness of each
+   * data segment used (see directLinear) and the CPL's TLB half. Only a
+   * handler can change segments or the CPL inside compiled code (interrupts
+   * come between blocks), so they run at entry and after every handler call.
+   */
+  guardStatements(): string {
+    const parts = [...this.flatGuards].map((seg) => {
+      const sc = `cpu.segs[${seg}]`;
+      return `g${seg} = ${sc}.base === 0 && ${sc}.limit === 4294967295 && (${sc}.type & 14) === 2 && ${sc}.s && !${sc}.unusable;`;
+    });
+    if (this.usesTlbBase) parts.push(`tb = cpu.cpl === 3 ? ${TLB_SIZE} : 0;`);
+    return parts.join(' ');
+  }
+
+  /** Declarations of the hoisted guards, for the function's prologue ('' when none is used). */
+  guardDeclarations(): string {
+    const names = [...[...this.flatGuards].map((seg) => `g${seg}`), ...(this.usesTlbBase ? ['tb'] : [])];
+    return names.length === 0 ? '' : `let ${names.join(', ')}; ${this.guardStatements()}`;
   }
 
   /** A store of 1, 2, 4 or 8 bytes with the TLB hit path inlined (as load); stores into pages holding cached code take the slow path, which invalidates. */
   store(seg: number, ea: string, size: number, v: string, vh: string): void {
     const a = this.fresh();
-    const slow = `cpu.write(${seg}, ${a}, ${size}, ${v}, ${vh});`;
+    const slow = this.slow(`cpu.write(${seg}, ${a}, ${size}, ${v}, ${vh});`);
     this.out.push(`const ${a} = ${ea};`);
     const direct = this.directLinear(seg, a, size);
     if (direct === undefined) { this.out.push(slow); return; }
     const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
     const set = size === 1 ? `${view}.setUint8(${p}, ${v});` : size === 2 ? `${view}.setUint16(${p}, ${v}, true);` : `${view}.setUint32(${p}, ${v} >>> 0, true);`;
     this.out.push(`if (${direct}) {`,
-      `const ${vpn} = Math.floor(${a} / 4096), ${idx} = (cpu.cpl === 3 ? ${TLB_SIZE} : 0) + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
+      `const ${vpn} = Math.floor(${a} / 4096), ${idx} = ${this.tlbBase()} + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
       `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${set} ${size === 8 ? `${view}.setUint32(${p} + 4, ${vh} >>> 0, true);` : ''} }`,
       `else { ${slow} } } else { ${slow} }`);
   }
