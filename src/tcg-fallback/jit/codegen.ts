@@ -31,6 +31,9 @@ import { localizeRegisters } from './register-locals';
 export type CompiledBlock = (cpu: Cpu, lo: Uint32Array, hi: Uint32Array, f: LazyFlags, h: Handler[], ins: DecodedInstruction[], b: Block,
   c: BlockCache, limit: number) => number;
 
+/** Where a handler call's line gets the guard refresh, filled in once the block's guards are known. */
+const GUARD_REFRESH = '/*guards*/';
+
 /** True for forms with operand-size bits the specialised emitters handle. */
 function regOperand(i: DecodedInstruction): boolean {
   return (i.opSize === 4 || i.opSize === 8) && (i.opcode & 1) === 1;
@@ -186,7 +189,7 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
   // The instruction families in emit-*.ts (they never end a block).
   if (emitArith(e, block, k) || emitData(e, block, k)) return false;
   // Anything else: the interpreter's handler on the decoded instruction.
-  out.push(`${e.precise(k)} h[${k}](cpu, ins[${k}]);`);
+  out.push(`${e.precise(k)} h[${k}](cpu, ins[${k}]); ${GUARD_REFRESH}`);
   e.known = undefined;
   if (last) {
     out.push(`cpu.rip = cpu.nextRip; if (cpu.interruptShadow > 0) cpu.interruptShadow--; return n + ${k + 1};`);
@@ -203,17 +206,23 @@ export function compileBlock(block: Block): CompiledBlock {
   const dead = deadFlagWriters(block.insns, block.codeSize);
   for (let k = 0; k < n; k++) {
     e.flagsDead = dead[k] === 1;
+    e.beginInstruction();
     returned = emitInstruction(e, block, k);
+    e.endInstruction();
   }
   e.flagsDead = false;
   if (!returned) e.out.push(`cpu.rip = ${block.nexts[n - 1]}; return n + ${n};`);
-  let body: string;
-  if (selfLoopTarget(block) !== undefined) {
-    const local = localizeRegisters(e.out);
-    body = local !== undefined
-      ? `let n = 0; const ep = c.deviceEpoch;\n${local.prologue}\nfor (;;) {\nb.loopBase = n;\n${local.body.join('\n')}\n}`
-      : `const T = cpu.mmu, CP = c.codePages;\nlet n = 0; const ep = c.deviceEpoch;\nfor (;;) {\nb.loopBase = n;\n${e.out.join('\n')}\n}`;
-  } else body = `const T = cpu.mmu, CP = c.codePages;\nconst n = 0;\n${e.out.join('\n')}`;
+  // The hoisted guards (Emitter.guardStatements) go in the prologue and after each handler call.
+  const refresh = e.guardStatements();
+  const lines = e.out.map((l) => l.replace(GUARD_REFRESH, refresh));
+  const local = localizeRegisters(lines);
+  const state = local?.prologue ?? '';
+  const code = (local?.body ?? lines).join('\n');
+  const prologue = `const T = cpu.mmu, CP = c.codePages; ${e.guardDeclarations()}\n${state}`;
+  const body = selfLoopTarget(block) !== undefined
+    // A fault inside the loop needs the iterations already retired (the runner reads b.loopBase).
+    ? `${prologue}\nlet n = 0; const ep = c.deviceEpoch;\ntry {\nfor (;;) {\n${code}\n}\n} catch (x) { b.loopBase = n; throw x; }`
+    : `${prologue}\nconst n = 0;\n${code}`;
   return new Function('cpu', 'lo', 'hi', 'f', 'h', 'ins', 'b', 'c', 'lim', `"use strict";\n${body}`) as CompiledBlock;
 }
 
