@@ -23,6 +23,10 @@ import { buildBlock } from './block-builder';
 import { BlockCache } from './block-cache';
 import { compileBlock, retiredBefore } from './codegen';
 import { compileThresholdFromEnv } from './mode';
+import { appendFileSync } from 'node:fs';
+
+/** TSVISOR_JIT_DUMP=FILE: append each compiled block's generated JavaScript to FILE (a developer's tool). */
+const JIT_DUMP_FILE = typeof process !== 'undefined' ? process.env.TSVISOR_JIT_DUMP || undefined : undefined;
 
 export class BlockRunner {
   readonly cache: BlockCache;
@@ -121,6 +125,7 @@ export class BlockRunner {
     try {
       b.compiled = compileBlock(b);
       this.compiledBlocks++;
+      if (JIT_DUMP_FILE !== undefined) appendFileSync(JIT_DUMP_FILE, `// block at ${b.rip.toString(16)} (${b.insns.length} instructions)\n${b.compiled.toString()}\n`);
     } catch (e) {
       b.uncompilable = true;
       if (process.env.TSVISOR_JIT_DEBUG) console.error('tcg jit: compile failed', e);
