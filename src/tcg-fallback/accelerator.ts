@@ -95,7 +95,7 @@ export class TcgVcpu implements Vcpu {
       this.ripSampler.stats = () => {
         const j = cpu.jit;
         return j === undefined ? `interpreter: ${cpu.instructionCount} instructions`
-          : `instructions ${cpu.instructionCount} in blocks ${j.blockInstructions} interpreted ${j.interpretedInstructions} ` +
+          : `instructions ${cpu.instructionCount} in blocks ${j.blockInstructions} (compiled ${j.compiledInstructions} in ${j.compiledCalls} calls) interpreted ${j.interpretedInstructions} ` +
             `blocks built ${j.cache.built} compiled ${j.compiledBlocks} page invalidations ${j.cache.invalidations}`;
       };
     }

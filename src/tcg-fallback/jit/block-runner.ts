@@ -33,6 +33,9 @@ export class BlockRunner {
   /** Statistics: instructions run from blocks and by the interpreter fallback. */
   blockInstructions = 0;
   interpretedInstructions = 0;
+  /** Of blockInstructions, those retired by compiled code, and the calls into it. */
+  compiledInstructions = 0;
+  compiledCalls = 0;
   compiledBlocks = 0;
   /** Block executions before compiling (0: compile on first use). */
   compileThreshold = compileThresholdFromEnv();
@@ -82,6 +85,8 @@ export class BlockRunner {
             executed += retired;
             cpu.instructionCount += retired;
             this.blockInstructions += retired;
+            this.compiledInstructions += retired;
+            this.compiledCalls++;
             if (b.valid && cpu.stopReason === undefined && !cpu.halted) prev = b;
             continue;
           }
