@@ -285,7 +285,8 @@ export class Cpu implements CodeReader {
 
   // ---------------------------------------------------------------- memory (linear)
 
-  private tlbIndex(lin: number, access: number, user: boolean): number {
+  /** The TLB entry for `lin` with `access` (filled, and faulting, as needed). */
+  tlbIndex(lin: number, access: number, user: boolean): number {
     const vpn = Math.floor(lin / 4096);
     const idx = (user ? TLB_SIZE : 0) + (vpn & TLB_MASK);
     const tags = access === ACCESS_READ ? this.mmu.tagRead : access === ACCESS_WRITE ? this.mmu.tagWrite : this.mmu.tagExec;

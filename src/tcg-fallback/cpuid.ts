@@ -54,6 +54,9 @@ const FEAT1_EDX =
 
 const LEAF7_EBX_TSC_ADJUST = 1 << 1;
 const LEAF7_EBX_RDSEED = 1 << 18;
+/** Enhanced REP MOVSB/STOSB and fast short REP MOVSB: Linux then copies and clears with `rep movsb`/`rep stosb`, which the software CPU moves a page at a time (ops-string-bulk.ts). */
+const LEAF7_EBX_ERMS = 1 << 9;
+const LEAF7_EDX_FSRM = 1 << 4;
 const EXT7_EDX_INVARIANT_TSC = 1 << 8;
 
 const EXT1_ECX = (1 << 0) /* LAHF/SAHF in 64-bit mode */ | (1 << 5) /* LZCNT */;
@@ -97,8 +100,11 @@ export function cpuid(leaf: number, subleaf: number, apicId: number, cpuCount: n
       r.edx = FEAT1_EDX >>> 0;
       break;
     case 7:
-      // Subleaf 0: IA32_TSC_ADJUST and RDSEED.
-      if (subleaf === 0) r.ebx = LEAF7_EBX_TSC_ADJUST | LEAF7_EBX_RDSEED;
+      // Subleaf 0: IA32_TSC_ADJUST, RDSEED, ERMS and FSRM.
+      if (subleaf === 0) {
+        r.ebx = LEAF7_EBX_TSC_ADJUST | LEAF7_EBX_RDSEED | LEAF7_EBX_ERMS;
+        r.edx = LEAF7_EDX_FSRM;
+      }
       break;
     case 0x15:
       if (tscDeadline) { r.eax = 1; r.ebx = TSC_TO_CRYSTAL; r.ecx = CRYSTAL_HZ; }

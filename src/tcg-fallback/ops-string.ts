@@ -11,6 +11,7 @@ import { aluBinary, ALU_CMP } from './alu';
 import { FLAG_DF, SEG_DS, SEG_ES, TWO_32 } from './cpu-constants';
 import { checkIoPermission } from './io-permission';
 import type { AccessSize } from '../devices/bus';
+import { BULK_BYTES, repForwardBulk } from './ops-string-bulk';
 
 const BATCH = 4096;
 const KIND_MOVS = 0, KIND_CMPS = 1, KIND_STOS = 2, KIND_LODS = 3, KIND_SCAS = 4, KIND_INS = 5, KIND_OUTS = 6;
@@ -33,11 +34,17 @@ function stringOp(cpu: Cpu, i: DecodedInstruction, kind: number): void {
   const rep = i.rep !== 0;
   const port = cpu.lo[2] & 0xffff;
   if (kind === KIND_INS || kind === KIND_OUTS) checkIoPermission(cpu, port, size);
+  // Forward REP MOVS/STOS in 64-bit addressing move whole pages at a time where they can (ops-string-bulk.ts).
+  const bulk = rep && delta > 0 && as === 8 && (kind === KIND_MOVS || kind === KIND_STOS);
+  const batch = bulk ? Math.max(BATCH, BULK_BYTES / size) : BATCH;
   for (let n = 0; ; n++) {
     if (rep) {
-      const c = counter(cpu, as);
-      if (c === 0) return;
-      if (n === BATCH) { cpu.nextRip = cpu.rip; return; }
+      if (counter(cpu, as) === 0) return;
+      if (bulk) {
+        n += repForwardBulk(cpu, kind === KIND_MOVS, size, srcSeg, batch - n);
+        if (counter(cpu, as) === 0) return;
+      }
+      if (n >= batch) { cpu.nextRip = cpu.rip; return; }
     }
     switch (kind) {
       case KIND_MOVS: {

@@ -388,13 +388,16 @@ export function genString(g: SeqBuilder): void {
   const size = r.pick(SIZES);
   const down = r.chance(0.4);
   g.emit([down ? 0xfd : 0xfc]);
-  const count = r.pick([0, 1, r.int(8), r.int(40)]);
+  // Long counts run the page-at-a-time path of forward REP MOVS/STOS (ops-string-bulk.ts), and cross pages.
+  const count = r.pick([0, 1, r.int(8), r.int(40), r.int(700)]);
   const place = (): bigint => {
     if (r.chance(0.05)) return r.pick([RODATA + 0xff0n, UNMAPPED - 8n, DATA + BigInt(DATA_SIZE) - 16n]);
     return DATA + BigInt(down ? r.range(400, DATA_SIZE - 8) : r.int(DATA_SIZE - 400));
   };
-  g.movImm(6, place());
-  g.movImm(7, place());
+  const src = place();
+  g.movImm(6, src);
+  // Sometimes the destination overlaps the source closely: forward copying then repeats a pattern.
+  g.movImm(7, r.chance(0.2) ? src + BigInt(r.range(-9, 9)) : place());
   const rep = r.int(3); // 0 none, 1 REP/REPE, 2 REPNE
   if (rep !== 0) g.movImm(1, BigInt(count));
   const ops = [0xa4, 0xaa, 0xac, 0xae, 0xa6]; // MOVS STOS LODS SCAS CMPS
