@@ -65,7 +65,11 @@ function boot(engine, accel, devices, steps, timeoutS, prefix = []) {
     ? [...prefix, 'qemu-system-x86_64', ...qemuArgs(accel, devices, steps)]
     : [...prefix, process.execPath, ...tsvisorArgs(accel, devices, steps)];
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The guest times itself (dd, iperf-like loops) with its own clock. Under the software CPU
+    // that clock counts retired instructions (guest-time.ts), which would turn a slow CPU into a
+    // fast-looking disk; host time makes the figure host throughput, as QEMU TCG's is.
+    const env = engine === 'qemu' ? process.env : { ...process.env, TSVISOR_TCG_CLOCK: 'host' };
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     child.stdout.on('data', (d) => { out += d.toString('latin1'); });
     child.stderr.on('data', (d) => { out += d.toString('latin1'); });
