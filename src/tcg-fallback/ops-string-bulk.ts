@@ -46,17 +46,21 @@ export function repForwardBulk(cpu: Cpu, movs: boolean, size: number, srcSeg: nu
     if (n <= 0) break;
     const len = n * size;
     // Translate the source before the destination: the order the element-wise path faults in.
-    const si = movs ? cpu.tlbIndex(srcLin, ACCESS_READ, user) : -1;
+    // Read the source's entry before the destination's fill, which may take the same TLB slot.
+    let src: Uint8Array | undefined, srcAt = 0, srcPhys = 0;
+    if (movs) {
+      const si = cpu.tlbIndex(srcLin, ACCESS_READ, user);
+      src = mmu.bytes[si];
+      srcAt = mmu.offsets[si] + (srcLin & 0xfff);
+      srcPhys = mmu.physPages[si] + (srcLin & 0xfff);
+    }
     const di = cpu.tlbIndex(dstLin, ACCESS_WRITE, user);
     const dst = mmu.bytes[di];
-    const src = si >= 0 ? mmu.bytes[si] : undefined;
     if (dst === undefined || (movs && src === undefined)) break; // MMIO
     const dstPhys = mmu.physPages[di] + (dstLin & 0xfff);
     const dstAt = mmu.offsets[di] + (dstLin & 0xfff);
     if (movs) {
-      const srcPhys = mmu.physPages[si] + (srcLin & 0xfff);
       if (dstPhys > srcPhys && dstPhys < srcPhys + len) break; // a forward copy that repeats its pattern
-      const srcAt = mmu.offsets[si] + (srcLin & 0xfff);
       invalidateCode(cpu, dstPhys);
       dst.set((src as Uint8Array).subarray(srcAt, srcAt + len), dstAt);
       cpu.setRegAddress(6, 8, srcOff + len);
