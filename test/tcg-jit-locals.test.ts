@@ -69,3 +69,24 @@ t.test('a page fault after inline register work leaves those registers and flags
   t.same(states[1], states[0]);
   t.same(states[2], states[0]);
 });
+
+const HANDLER_OVERWRITES_AN_INLINE_RESULT = `
+  mov eax, 0
+  xor ecx, ecx
+  cpuid
+  jmp next
+next:
+  nop
+done:
+`;
+
+t.test('a handler that overwrites a register the block assigned earlier (and never reads again) keeps its value', async (t) => {
+  const states = TIERS.map((tier) => {
+    const m = machine(tier);
+    runProgram(m, HANDLER_OVERWRITES_AN_INLINE_RESULT);
+    t.not(m.cpu.lo[0], 0, `${tier}: EAX holds CPUID's highest leaf, not the 0 moved in before it`);
+    return snapshot(m.cpu);
+  });
+  t.same(states[1], states[0]);
+  t.same(states[2], states[0]);
+});

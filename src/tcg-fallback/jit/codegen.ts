@@ -25,7 +25,7 @@ import { emitArith } from './emit-arith';
 import { emitData } from './emit-data';
 import { emitStack } from './emit-stack';
 import { deadFlagWriters } from './flag-liveness';
-import { localizeRegisters } from './register-locals';
+import { EXIT_LABEL, localizeRegisters } from './register-locals';
 
 /** `limit`: most instructions to retire (a self-loop stops before exceeding it). Returns the number retired. */
 export type CompiledBlock = (cpu: Cpu, lo: Uint32Array, hi: Uint32Array, f: LazyFlags, h: Handler[], ins: DecodedInstruction[], b: Block,
@@ -215,14 +215,17 @@ export function compileBlock(block: Block): CompiledBlock {
   // The hoisted guards (Emitter.guardStatements) go in the prologue and after each handler call.
   const refresh = e.guardStatements();
   const lines = e.out.map((l) => l.replace(GUARD_REFRESH, refresh));
-  const local = localizeRegisters(lines);
+  const loops = selfLoopTarget(block) !== undefined;
+  const local = localizeRegisters(lines, loops);
   const state = local?.prologue ?? '';
-  const code = (local?.body ?? lines).join('\n');
+  // With locals, the body sits in a labelled block whose exits break to the write-back.
+  const code = local === undefined ? lines.join('\n') : `${EXIT_LABEL}: {\n${local.body.join('\n')}\n}`;
+  const epilogue = local?.epilogue ?? '';
   const prologue = `const T = cpu.mmu, CP = c.codePages; ${e.guardDeclarations()}\n${state}`;
-  const body = selfLoopTarget(block) !== undefined
+  const body = loops
     // A fault inside the loop needs the iterations already retired (the runner reads b.loopBase).
-    ? `${prologue}\nlet n = 0; const ep = c.deviceEpoch;\ntry {\nfor (;;) {\n${code}\n}\n} catch (x) { b.loopBase = n; throw x; }`
-    : `${prologue}\nconst n = 0;\n${code}`;
+    ? `${prologue}\nlet n = 0; const ep = c.deviceEpoch;\ntry {\n${local === undefined ? `for (;;) {\n${code}\n}` : `${EXIT_LABEL}: for (;;) {\n${local.body.join('\n')}\n}`}\n} catch (x) { b.loopBase = n; throw x; }\n${epilogue}`
+    : `${prologue}\nconst n = 0;\n${code}\n${epilogue}`;
   return new Function('cpu', 'lo', 'hi', 'f', 'h', 'ins', 'b', 'c', 'lim', `"use strict";\n${body}`) as CompiledBlock;
 }
 

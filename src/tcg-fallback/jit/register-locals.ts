@@ -8,12 +8,15 @@
  *
  * - every `lo[N]`/`hi[N]` and every field of `f` becomes a local, loaded
  *   once at entry (for a self-loop: before the loop);
- * - the locals the block assigns are written back before every `return`,
- *   and before every call out of the generated code (a handler, a CPU
- *   slow path, a LazyFlags method), since the callee may read them or
- *   raise a guest exception whose frame and state must be precise;
+ * - the locals assigned so far are written back before every call out of
+ *   the generated code (a handler, a CPU slow path, a LazyFlags method),
+ *   since the callee may read them or raise a guest exception whose frame
+ *   and state must be precise, and all the block assigns once, in an
+ *   epilogue every return goes through (as a `break` out of a labelled
+ *   block), so exits do not each carry a copy;
  * - after a call that may change them (a handler; PUSH/POP through the CPU
- *   moves RSP; LazyFlags methods write the record) they are loaded again.
+ *   moves RSP; LazyFlags methods write the record) those still to be read
+ *   are loaded again.
  *
  * Calls sit on slow paths (TLB misses) or in instructions the translator
  * does not inline, so the fast path keeps everything in locals.
@@ -25,6 +28,12 @@ const REGISTER_ASSIGN = /\b(lo|hi)\[(\d+)\] = ([^;]+);/g;
 /** A field of the lazy-flags record (not a method call). */
 const FLAG_REF = /\bf\.([a-zA-Z]\w*)\b(?!\s*\()/g;
 const FLAG_ASSIGN = /\bf\.([a-zA-Z]\w*) = (?!=)/;
+const FLAG_ASSIGN_ALL = /\bf\.([a-zA-Z]\w*) = (?!=)/g;
+/**
+ * The label of the block holding the body: returns become `break` to it, so
+ * the write-back is written once, after it, instead of at every exit.
+ */
+export const EXIT_LABEL = 'exit';
 /** The start of a call out of generated code: a CPU method, a handler, a LazyFlags method. */
 const CALL_START = /\bcpu\.(\w+)\(|\bh\[\d+\]\(|\bf\.(\w+)\(/g;
 /** CPU methods that change registers (RSP), so the locals are loaded again after them. */
@@ -78,11 +87,14 @@ function wrapCalls(text: string, sync: Sync): string {
 }
 
 /**
- * The block's lines with registers and flag fields in locals, and the
+ * The block's lines with registers and flag fields in locals; the
  * declarations that load them (to run once, before the lines and before a
- * self-loop's loop). Undefined when the block touches none.
+ * self-loop's loop); and the epilogue that writes them back and returns,
+ * which must follow the block labelled EXIT_LABEL that holds the lines.
+ * `loops`: the lines run as a loop body (everything may be dirty anywhere).
+ * Undefined when the block touches none.
  */
-export function localizeRegisters(lines: readonly string[]): { prologue: string; body: string[] } | undefined {
+export function localizeRegisters(lines: readonly string[], loops: boolean): { prologue: string; body: string[]; epilogue: string } | undefined {
   const text = lines.join('\n');
   const refs = new Map<string, [string, string]>();
   for (const m of text.matchAll(REGISTER_REF)) refs.set(`${m[1]}[${m[2]}]`, [m[1], m[2]]);
@@ -93,26 +105,51 @@ export function localizeRegisters(lines: readonly string[]): { prologue: string;
   if (FLAG_ASSIGN.test(text)) for (const m of text.matchAll(FLAG_REF)) fields.add(m[1]);
   if (refs.size === 0 && fields.size === 0) return undefined;
 
-  const regWrites = [...assigned].map((ref) => { const [half, r] = refs.get(ref) as [string, string]; return `${ref} = ${local(half, r)}`; });
-  const flagWrites = [...fields].map((x) => `f.${x} = f_${x}`);
-  const regLoads = [...refs].map(([ref, [half, r]]) => `${local(half, r)} = ${ref}`);
-  const flagLoads = [...fields].map((x) => `f_${x} = f.${x}`);
-  const sync: Sync = {
-    writeRegsAndFlags: [...regWrites, ...flagWrites].join(', '),
-    writeFlags: flagWrites.join(', '),
-    reloadAll: [...regLoads, ...flagLoads].join(', '),
-    reloadFlags: flagLoads.join(', '),
-  };
-  const returnWriteBack = [...regWrites, ...flagWrites].map((w) => `${w};`).join(' ');
-  const body = lines.map((line) => {
-    let l = line
+  // Per line: what may be dirty by then (assigned on an earlier or this line; in a loop, anywhere),
+  // and what is read from then on or written back at the end (in a loop, everything). Writing back or
+  // reloading more than that is harmless, so line granularity is enough.
+  const lineRegs = lines.map((l) => [...l.matchAll(REGISTER_REF)].map((m) => `${m[1]}[${m[2]}]`));
+  const lineAssigned = lines.map((l) => [...l.matchAll(REGISTER_ASSIGN)].map((m) => `${m[1]}[${m[2]}]`));
+  const lineFields = lines.map((l) => (fields.size === 0 ? [] : [...l.matchAll(FLAG_REF)].map((m) => m[1])));
+  const lineFieldsAssigned = lines.map((l) => (fields.size === 0 ? [] : [...l.matchAll(FLAG_ASSIGN_ALL)].map((m) => m[1])));
+  const dirtyRegs: Set<string>[] = [], dirtyFields: Set<string>[] = [];
+  const usedRegs: Set<string>[] = new Array<Set<string>>(lines.length), usedFields: Set<string>[] = new Array<Set<string>>(lines.length);
+  const allAssignedFields = new Set(lineFieldsAssigned.flat());
+  for (let l = 0, regs = new Set<string>(), flds = new Set<string>(); l < lines.length; l++) {
+    for (const r of lineAssigned[l]) regs.add(r);
+    for (const x of lineFieldsAssigned[l]) flds.add(x);
+    dirtyRegs.push(loops ? assigned : new Set(regs));
+    dirtyFields.push(loops ? allAssignedFields : new Set(flds));
+  }
+  // What the epilogue writes back must be reloaded too, or it would write a stale copy over the callee's value.
+  for (let l = lines.length - 1, regs = new Set<string>(assigned), flds = new Set<string>(allAssignedFields); l >= 0; l--) {
+    for (const r of lineRegs[l]) regs.add(r);
+    for (const x of lineFields[l]) flds.add(x);
+    usedRegs[l] = loops ? new Set(refs.keys()) : new Set(regs);
+    usedFields[l] = loops ? fields : new Set(flds);
+  }
+  const regWrite = (ref: string): string => { const [half, r] = refs.get(ref) as [string, string]; return `${ref} = ${local(half, r)}`; };
+  const regLoad = (ref: string): string => { const [half, r] = refs.get(ref) as [string, string]; return `${local(half, r)} = ${ref}`; };
+  const body = lines.map((line, l) => {
+    const flagWrites = [...dirtyFields[l]].map((x) => `f.${x} = f_${x}`);
+    const flagLoads = [...usedFields[l]].filter((x) => fields.has(x)).map((x) => `f_${x} = f.${x}`);
+    const sync: Sync = {
+      writeRegsAndFlags: [...[...dirtyRegs[l]].map(regWrite), ...flagWrites].join(', '),
+      writeFlags: flagWrites.join(', '),
+      reloadAll: [...[...usedRegs[l]].map(regLoad), ...flagLoads].join(', '),
+      reloadFlags: flagLoads.join(', '),
+    };
+    let out = line
       // A store to a Uint32Array wraps to 32 bits: keep that on the local.
       .replace(REGISTER_ASSIGN, (_, half: string, r: string, v: string) => `${local(half, r)} = (${v}) >>> 0;`)
       .replace(REGISTER_REF, (_, half: string, r: string) => local(half, r));
-    if (fields.size > 0) l = l.replace(FLAG_REF, (_, x: string) => `f_${x}`);
-    l = wrapCalls(l, sync);
-    return returnWriteBack === '' ? l : l.replace(/\breturn ([^;]*);/g, (_, v: string) => `{ ${returnWriteBack} return ${v}; }`);
+    if (fields.size > 0) out = out.replace(FLAG_REF, (_, x: string) => `f_${x}`);
+    out = wrapCalls(out, sync);
+    // Every return leaves through the one write-back in the epilogue.
+    return out.replace(/\breturn ([^;]*);/g, (_, v: string) => `{ _r = ${v}; break ${EXIT_LABEL}; }`);
   });
-  const prologue = `let _c, ${[...regLoads, ...flagLoads].join(', ')};`;
-  return { prologue, body };
+  const epilogue = [...[...assigned].map(regWrite), ...[...allAssignedFields].map((x) => `f.${x} = f_${x}`)].map((w) => `${w};`).join(' ');
+  const loads = [...[...refs.keys()].map(regLoad), ...[...fields].map((x) => `f_${x} = f.${x}`)];
+  const prologue = `let _c, _r = 0, ${loads.join(', ')};`;
+  return { prologue, body, epilogue: `${epilogue} return _r;` };
 }
