@@ -59,16 +59,19 @@ function qemuArgs(accel, devices, steps) {
   ];
 }
 
-/** Boots one engine; resolves with its console text. `prefix` runs the VMM inside e.g. `ip netns exec NS`. */
-function boot(engine, accel, devices, steps, timeoutS, prefix = []) {
+/**
+ * Boots one engine; resolves with its console text. `prefix` runs the VMM inside e.g.
+ * `ip netns exec NS`. `guestTimesItself`: the figure comes from the guest's own clock.
+ */
+function boot(engine, accel, devices, steps, timeoutS, prefix = [], guestTimesItself = false) {
   const argv = engine === 'qemu'
     ? [...prefix, 'qemu-system-x86_64', ...qemuArgs(accel, devices, steps)]
     : [...prefix, process.execPath, ...tsvisorArgs(accel, devices, steps)];
   return new Promise((resolve, reject) => {
-    // The guest times itself (dd, iperf-like loops) with its own clock. Under the software CPU
-    // that clock counts retired instructions (guest-time.ts), which would turn a slow CPU into a
+    // A guest that times itself (dd) reads its own clock. Under the software CPU that clock
+    // counts retired instructions (guest-time.ts), which would turn a slow CPU into a
     // fast-looking disk; host time makes the figure host throughput, as QEMU TCG's is.
-    const env = engine === 'qemu' ? process.env : { ...process.env, TSVISOR_TCG_CLOCK: 'host' };
+    const env = engine === 'qemu' || !guestTimesItself ? process.env : { ...process.env, TSVISOR_TCG_CLOCK: 'host' };
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     child.stdout.on('data', (d) => { out += d.toString('latin1'); });
