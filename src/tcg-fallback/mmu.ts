@@ -49,6 +49,12 @@ export class Mmu {
   readonly physPages = new Float64Array(2 * TLB_SIZE);
   /** Bumped on every flush, so cached translations elsewhere (the fetch window) know to drop. */
   generation = 0;
+  /**
+   * Bumped by the flushes that can drop a global translation (all but a CR3
+   * write's): what was learned through a global page (kernel text) stays
+   * true across context switches while this is unchanged.
+   */
+  globalGeneration = 0;
 
   private readonly regionViews: { start: number; end: number; view: DataView; bytes: Uint8Array }[];
 
@@ -66,6 +72,7 @@ export class Mmu {
     this.tagWrite.fill(NaN);
     this.tagExec.fill(NaN);
     this.generation++;
+    this.globalGeneration++;
   }
 
   /** CR3 write: everything except global pages (when CR4.PGE). */
@@ -87,6 +94,7 @@ export class Mmu {
       }
     }
     this.generation++;
+    this.globalGeneration++;
   }
 
   /** Host view of a guest physical RAM page, or undefined for MMIO. */

@@ -40,6 +40,9 @@ export class BlockRunner {
   /** Block executions before compiling (0: compile on first use). */
   compileThreshold = compileThresholdFromEnv();
 
+  /** Whether the last find() reached its page through a global translation (see ChainSlot.global). */
+  private foundGlobal = false;
+
   /** `cache` is shared by the vCPUs of one machine, so a store by one invalidates code cached for all. */
   constructor(private readonly cpu: Cpu, cache?: BlockCache) {
     this.cache = cache ?? BlockCache.forMemory(cpu.memory);
@@ -153,7 +156,10 @@ export class BlockRunner {
     if (c !== undefined && (c.codeSize === 8 || c.lastOffset <= cs.limit)) return c;
     const b = this.find(rip, cs);
     // find() may have filled the TLB (no flush, so the generation is unchanged) or raised #PF (no link made).
-    if (b !== undefined) slot.set(b, generation, cpu.cpl, cs.base);
+    if (b !== undefined) {
+      const global = this.foundGlobal;
+      slot.set(b, global ? cpu.mmu.globalGeneration : generation, cpu.cpl, cs.base, global);
+    }
     return b;
   }
 
@@ -171,6 +177,7 @@ export class BlockRunner {
     }
     const bytes = mmu.bytes[idx];
     if (bytes === undefined) return undefined; // code in MMIO: interpret
+    this.foundGlobal = mmu.global[idx] === 1;
     const physPage = mmu.physPages[idx] / 4096;
     const cache = this.cache;
     const b = cache.get(physPage, pageKey(lin & 0xfff, codeSize));

@@ -20,20 +20,24 @@ export class ChainSlot {
   generation = -1;
   cpl = -1;
   csBase = NaN;
+  /** The target's page was reached through a global translation: only MMU.globalGeneration matters (a CR3 write keeps it). */
+  global = false;
 
   /** The target if the link may be followed now for `rip` (the CS limit is the caller's check). */
   follow(cpu: Cpu, rip: number, generation: number, csBase: number): Block | undefined {
     const c = this.target;
     if (c === undefined || !c.valid || c.rip !== rip || c.codeSize !== cpu.codeSize) return undefined;
-    if (this.generation !== generation || this.cpl !== cpu.cpl || this.csBase !== csBase) return undefined;
+    if (this.generation !== (this.global ? cpu.mmu.globalGeneration : generation) || this.cpl !== cpu.cpl || this.csBase !== csBase) return undefined;
     return c;
   }
 
-  set(target: Block, generation: number, cpl: number, csBase: number): void {
+  /** `generation`: the MMU's generation, or its globalGeneration when `global`. */
+  set(target: Block, generation: number, cpl: number, csBase: number, global = false): void {
     this.target = target;
     this.generation = generation;
     this.cpl = cpl;
     this.csBase = csBase;
+    this.global = global;
   }
 }
 
