@@ -23,11 +23,13 @@ export function compileThresholdFromEnv(): number {
 }
 
 /**
- * Generating and V8-compiling one block costs on the order of a millisecond, while a
- * decoded (tier-1) block runs its instructions through the handlers at some tens of
- * nanoseconds each: compiling pays only after thousands of runs. Measured on the Debian
- * cloud kernel's boot, three thresholds side by side on one loaded machine: 20, 300 and
- * 2000 took 235 s, 88 s and 44 s; in a second set 2000, 10000 and 100000 took 57 s,
- * 52 s and 52 s.
+ * Generating and V8-compiling one block costs about 2 ms all told (codegen, `new
+ * Function`, V8's own tiers), while a decoded (tier-1) block runs its instructions
+ * through the handlers at some tens of nanoseconds each: compiling pays only after
+ * thousands of runs. Measured on the Debian cloud kernel's boot (time to poweroff, two
+ * runs each, 2026-11-25, with registers in locals): 2000: 27.1/27.1 s, 5000: 26.1/26.2 s,
+ * 10000: 24.8/25.2 s, 20000: 26.3/25.5 s, 40000: 28.4/27.9 s. Guest-to-host TCP: 0.35
+ * MB/s at 10000 against 0.31 at 5000. (Earlier, slower generated code: 20, 300 and
+ * 2000 took 235, 88 and 44 s.)
  */
-export const DEFAULT_COMPILE_THRESHOLD = 5000;
+export const DEFAULT_COMPILE_THRESHOLD = 10000;
