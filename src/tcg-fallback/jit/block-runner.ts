@@ -151,9 +151,13 @@ export class BlockRunner {
     const cs = cpu.segs[SEG_CS];
     if (prev === undefined) return this.find(rip, cs);
     const slot: ChainSlot = rip === prev.fallRip ? prev.chainFall : prev.chainOther;
-    const generation = cpu.mmu.generation;
-    const c = slot.follow(cpu, rip, generation, cs.base);
-    if (c !== undefined && (c.codeSize === 8 || c.lastOffset <= cs.limit)) return c;
+    const mmu = cpu.mmu;
+    const generation = mmu.generation;
+    // ChainSlot.follow, written out: this runs once per block transition.
+    const c = slot.target;
+    if (c !== undefined && c.valid && c.rip === rip && c.codeSize === cpu.codeSize && slot.cpl === cpu.cpl
+      && slot.generation === (slot.global ? mmu.globalGeneration : generation) && slot.csBase === cs.base
+      && (c.codeSize === 8 || c.lastOffset <= cs.limit)) return c;
     const b = this.find(rip, cs);
     // find() may have filled the TLB (no flush, so the generation is unchanged) or raised #PF (no link made).
     if (b !== undefined) {

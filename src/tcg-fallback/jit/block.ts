@@ -5,7 +5,7 @@
  * GuestMemory.noteDmaWrite, invalidates it at once) and while it is looked
  * up with the same code size and starting RIP.
  */
-import type { Cpu, Handler } from '../cpu';
+import type { Handler } from '../cpu';
 import type { DecodedInstruction } from '../decoder';
 import type { CompiledBlock } from './codegen';
 
@@ -13,7 +13,8 @@ import type { CompiledBlock } from './codegen';
  * A direct link from one block to the block that ran after it, with the
  * conditions it was found under: the successor's physical address came from
  * a TLB lookup that is only still right while the MMU generation, the CPL
- * (user/supervisor TLB half) and the CS base are unchanged.
+ * (user/supervisor TLB half) and the CS base are unchanged. BlockRunner.lookup
+ * checks them (with the target's `valid`, RIP and code size) on every use.
  */
 export class ChainSlot {
   target: Block | undefined = undefined;
@@ -22,14 +23,6 @@ export class ChainSlot {
   csBase = NaN;
   /** The target's page was reached through a global translation: only MMU.globalGeneration matters (a CR3 write keeps it). */
   global = false;
-
-  /** The target if the link may be followed now for `rip` (the CS limit is the caller's check). */
-  follow(cpu: Cpu, rip: number, generation: number, csBase: number): Block | undefined {
-    const c = this.target;
-    if (c === undefined || !c.valid || c.rip !== rip || c.codeSize !== cpu.codeSize) return undefined;
-    if (this.generation !== (this.global ? cpu.mmu.globalGeneration : generation) || this.cpl !== cpu.cpl || this.csBase !== csBase) return undefined;
-    return c;
-  }
 
   /** `generation`: the MMU's generation, or its globalGeneration when `global`. */
   set(target: Block, generation: number, cpl: number, csBase: number, global = false): void {
