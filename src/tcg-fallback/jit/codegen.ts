@@ -2,18 +2,21 @@
  * Second tier: turns a hot Block into one JavaScript function (new Function)
  * from the same DecodedInstructions the interpreter runs. Common integer
  * forms (register ALU, MOV, LEA, INC/DEC, Jcc/JMP, 32/64-bit loads and
- * stores) become straight-line code on the CPU's typed-array registers with
- * the lazy-flags record stored inline; everything else calls the
- * interpreter's handler with its decoded instruction, so one decoder and one
- * set of semantics serve both tiers.
+ * stores) are emitted as straight-line code on the CPU's typed-array
+ * registers with the lazy-flags record stored inline; everything else calls
+ * the interpreter's handler with its decoded instruction, so one decoder and
+ * one set of semantics serve both tiers. A last pass (register-locals.ts)
+ * moves registers and flag fields into JS locals for the whole function.
  *
  * Contract of the generated function `(cpu, regsLo, regsHi, flags, handlers,
  * insns, block) => retired`: it runs the block from its first instruction
  * and returns how many instructions retired, with cpu.rip at the next one.
- * Every instruction that can fault sets cpu.rip (and nextRip) first, so an
- * exception leaves precise state and the runner recovers the retired count
- * from cpu.rip (see retiredBefore). A store that invalidates the block, or a
- * REP batch that repeats, ends it early.
+ * Every instruction that can fault sets cpu.rip first (inline loads and
+ * stores only on their slow paths: a TLB hit cannot fault), and registers
+ * are written back before anything that can fault, so an exception leaves
+ * precise state and the runner recovers the retired count from cpu.rip (see
+ * retiredBefore). A store that invalidates the block, or a REP batch that
+ * repeats, ends it early.
  */
 import type { Cpu, Handler } from '../cpu';
 import type { DecodedInstruction } from '../decoder';
