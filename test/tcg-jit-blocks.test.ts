@@ -243,3 +243,32 @@ t.test('conditions folded from a known CMP/TEST result agree with the lazy flags
   }
   t.pass('every tier took the same branches');
 });
+
+const NOPS = `
+  mov eax, 7
+  mov r8d, 9
+  mov ecx, 20
+again:
+  nop
+  nop dword ptr [rax + rax * 1 + 0x7fff0000]
+  xchg eax, r8d
+  add eax, 1
+  nop word ptr [rax]
+  dec ecx
+  jnz again
+done:
+  nop
+`;
+
+t.test('compiled code skips NOP and the hint NOP (even with a memory operand) but still runs XCHG r8d, eax (90 with REX.B)', async (t) => {
+  const states = TIERS.map((tier) => {
+    const m = machine(tier);
+    const { doneAt } = runProgram(m, NOPS);
+    t.equal(m.cpu.rip, doneAt, `${tier}: reached done`);
+    t.notOk(m.fault(), `${tier}: the hint NOP's operand is never accessed`);
+    return snapshot(m.cpu);
+  });
+  t.equal(states[0].r0, '0:11', 'EAX and R8D swapped every time (20 swaps, +1 each)');
+  t.same(states[1], states[0]);
+  t.same(states[2], states[0]);
+});
