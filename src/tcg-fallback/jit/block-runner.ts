@@ -63,11 +63,14 @@ export class BlockRunner {
     let prev: Block | undefined;
     /** The compiled block running, to count its retired instructions if it throws. */
     let running: Block | undefined;
+    let compiledRetired = 0, compiledCalls = 0;
     while (executed < budget) {
       try {
         while (executed < budget) {
-          if (cpu.stopReason !== undefined || cpu.halted || cpu.waitForSipi || cpu.yieldSlice) return executed;
-          if (cpu.rip === stopAt) return executed;
+          if (cpu.stopReason !== undefined || cpu.halted || cpu.waitForSipi || cpu.yieldSlice || cpu.rip === stopAt) {
+            this.countCompiled(compiledRetired, compiledCalls);
+            return executed;
+          }
           if (cpu.interruptShadow === 0 && cpu.interruptSource !== undefined && cpu.takeInterrupt()) { prev = undefined; continue; }
           const b = cpu.interruptShadow === 0 && (cpu.eflagsSys & FLAG_TF) === 0 ? this.lookup(prev) : undefined;
           prev = undefined;
@@ -82,14 +85,13 @@ export class BlockRunner {
           const fn = b.compiled;
           if (fn !== undefined && executed + count <= budget && !(stopAt > b.rip && stopAt <= b.lastInsnRip)) {
             running = b;
-            b.loopBase = 0;
             const retired = fn(cpu, cpu.lo, cpu.hi, cpu.flags, handlers, insns, b, this.cache, budget - executed);
             running = undefined;
             executed += retired;
             cpu.instructionCount += retired;
-            this.blockInstructions += retired;
-            this.compiledInstructions += retired;
-            this.compiledCalls++;
+            // Statistics in locals, added to the fields once per call of execute (this runs per block).
+            compiledRetired += retired;
+            compiledCalls++;
             if (b.valid && cpu.stopReason === undefined && !cpu.halted) prev = b;
             continue;
           }
@@ -113,7 +115,9 @@ export class BlockRunner {
       } catch (e) {
         if (running !== undefined) {
           // Precise state: cpu.rip is the faulting instruction; those before it retired.
+          // A self-loop left its earlier iterations' count in loopBase (set only on a fault).
           const retired = running.loopBase + retiredBefore(running, cpu.rip);
+          running.loopBase = 0;
           executed += retired + 1;
           cpu.instructionCount += retired;
           this.blockInstructions += retired;
@@ -126,7 +130,14 @@ export class BlockRunner {
         cpu.raise(e);
       }
     }
+    this.countCompiled(compiledRetired, compiledCalls);
     return executed;
+  }
+
+  private countCompiled(retired: number, calls: number): void {
+    this.blockInstructions += retired;
+    this.compiledInstructions += retired;
+    this.compiledCalls += calls;
   }
 
   private compile(b: Block): void {

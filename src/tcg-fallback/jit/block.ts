@@ -51,7 +51,7 @@ export class Block {
   lastInsnRip = 0;
   /** RIP after the last instruction when it does not branch (selects chainFall). */
   readonly fallRip: number;
-  /** Instructions retired by earlier iterations of a compiled self-loop still running (precise counts on a fault). */
+  /** Instructions a compiled self-loop retired in earlier iterations, stored by its code when a fault leaves it; the runner reads and clears it. */
   loopBase = 0;
 
   constructor(
