@@ -340,8 +340,7 @@ export class Cpu implements CodeReader {
     if (view !== undefined) {
       const p = this.mmu.offsets[idx] + off;
       // Stores into pages holding cached code drop those blocks (self-modifying code, page reuse).
-      const jit = this.jit;
-      if (jit !== undefined && jit.cache.codePages[this.mmu.physPages[idx] / 4096] === 1) jit.cache.invalidatePage(this.mmu.physPages[idx] / 4096);
+      this.jit?.cache.noteStore(this.mmu.physPages[idx] / 4096);
       switch (size) {
         case 1: view.setUint8(p, v); return;
         case 2: view.setUint16(p, v, true); return;

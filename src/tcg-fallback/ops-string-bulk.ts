@@ -59,27 +59,17 @@ export function repForwardBulk(cpu: Cpu, movs: boolean, size: number, srcSeg: nu
     if (dst === undefined || (movs && src === undefined)) break; // MMIO
     const dstPhys = mmu.physPages[di] + (dstLin & 0xfff);
     const dstAt = mmu.offsets[di] + (dstLin & 0xfff);
+    if (movs && dstPhys > srcPhys && dstPhys < srcPhys + len) break; // a forward copy that repeats its pattern
+    cpu.jit?.cache.noteStore(Math.floor(dstPhys / 4096)); // as any CPU store does
     if (movs) {
-      if (dstPhys > srcPhys && dstPhys < srcPhys + len) break; // a forward copy that repeats its pattern
-      invalidateCode(cpu, dstPhys);
       dst.set((src as Uint8Array).subarray(srcAt, srcAt + len), dstAt);
       cpu.setRegAddress(6, 8, srcOff + len);
-    } else {
-      invalidateCode(cpu, dstPhys);
-      fill(cpu, dst, dstAt, n, size, mmu.views[di] as DataView);
-    }
+    } else fill(cpu, dst, dstAt, n, size, mmu.views[di] as DataView);
     cpu.setRegAddress(7, 8, dstOff + len);
     cpu.setRegAddress(1, 8, count - n);
     done += n;
   }
   return done;
-}
-
-/** A store into a page holding translated code drops that code, as any CPU store does. */
-function invalidateCode(cpu: Cpu, phys: number): void {
-  const jit = cpu.jit;
-  const page = Math.floor(phys / 4096);
-  if (jit !== undefined && jit.cache.codePages[page] === 1) jit.cache.invalidatePage(page);
 }
 
 /** STOS's n elements of rAX (low `size` bytes) at `at`. */

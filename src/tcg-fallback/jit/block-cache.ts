@@ -89,6 +89,11 @@ export class BlockCache {
     if (p < this.codePages.length) this.codePages[p] = 1;
   }
 
+  /** A CPU store into guest physical page `physPage`: drops the page's code if it holds any (one typed-array load otherwise). */
+  noteStore(physPage: number): void {
+    if (this.codePages[physPage] === 1) this.invalidatePage(physPage);
+  }
+
   /** A store hit page `physPage`: every block decoded from it is stale. */
   invalidatePage(physPage: number): void {
     this.codePages[physPage] = 0;
