@@ -27,8 +27,7 @@ const REGISTER_REF = /\b(lo|hi)\[(\d+)\]/g;
 const REGISTER_ASSIGN = /\b(lo|hi)\[(\d+)\] = ([^;]+);/g;
 /** A field of the lazy-flags record (not a method call). */
 const FLAG_REF = /\bf\.([a-zA-Z]\w*)\b(?!\s*\()/g;
-const FLAG_ASSIGN = /\bf\.([a-zA-Z]\w*) = (?!=)/;
-const FLAG_ASSIGN_ALL = /\bf\.([a-zA-Z]\w*) = (?!=)/g;
+const FLAG_ASSIGN = /\bf\.([a-zA-Z]\w*) = (?!=)/g;
 /**
  * The label of the block holding the body: returns become `break` to it, so
  * the write-back is written once, after it, instead of at every exit.
@@ -66,7 +65,6 @@ interface Sync {
 function wrapCalls(text: string, sync: Sync): string {
   let out = '';
   let at = 0;
-  CALL_START.lastIndex = 0;
   for (;;) {
     CALL_START.lastIndex = at;
     const m = CALL_START.exec(text);
@@ -102,7 +100,7 @@ export function localizeRegisters(lines: readonly string[], loops: boolean): { p
   for (const m of text.matchAll(REGISTER_ASSIGN)) assigned.add(`${m[1]}[${m[2]}]`);
   // The flag record's fields, when the block stores any (blocks that only call its methods leave it alone).
   const fields = new Set<string>();
-  if (FLAG_ASSIGN.test(text)) for (const m of text.matchAll(FLAG_REF)) fields.add(m[1]);
+  if (text.match(FLAG_ASSIGN) !== null) for (const m of text.matchAll(FLAG_REF)) fields.add(m[1]);
   if (refs.size === 0 && fields.size === 0) return undefined;
 
   // Per line: what may be dirty by then (assigned on an earlier or this line; in a loop, anywhere),
@@ -111,7 +109,7 @@ export function localizeRegisters(lines: readonly string[], loops: boolean): { p
   const lineRegs = lines.map((l) => [...l.matchAll(REGISTER_REF)].map((m) => `${m[1]}[${m[2]}]`));
   const lineAssigned = lines.map((l) => [...l.matchAll(REGISTER_ASSIGN)].map((m) => `${m[1]}[${m[2]}]`));
   const lineFields = lines.map((l) => (fields.size === 0 ? [] : [...l.matchAll(FLAG_REF)].map((m) => m[1])));
-  const lineFieldsAssigned = lines.map((l) => (fields.size === 0 ? [] : [...l.matchAll(FLAG_ASSIGN_ALL)].map((m) => m[1])));
+  const lineFieldsAssigned = lines.map((l) => (fields.size === 0 ? [] : [...l.matchAll(FLAG_ASSIGN)].map((m) => m[1])));
   const dirtyRegs: Set<string>[] = [], dirtyFields: Set<string>[] = [];
   const usedRegs: Set<string>[] = new Array<Set<string>>(lines.length), usedFields: Set<string>[] = new Array<Set<string>>(lines.length);
   const allAssignedFields = new Set(lineFieldsAssigned.flat());
