@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { CpuException } from '../src/tcg-fallback/cpu-exception';
-import { TIERS, machine, runProgram, snapshot } from './tcg-jit-support';
+import { runProgram, sameOnEveryTier } from './tcg-jit-support';
 
 const HANDLER_IN_THE_MIDDLE = `
   mov ecx, 50
@@ -30,14 +30,10 @@ done:
 `;
 
 t.test('a handler between inline instructions sees their registers and flags, and they see its results', async (t) => {
-  const states = TIERS.map((tier) => {
-    const m = machine(tier);
+  sameOnEveryTier(t, (m, tier) => {
     runProgram(m, HANDLER_IN_THE_MIDDLE);
     t.notOk(m.fault(), `${tier}: no fault`);
-    return snapshot(m.cpu);
   });
-  t.same(states[1], states[0]);
-  t.same(states[2], states[0]);
 });
 
 const FAULT_AFTER_INLINE_WORK = `
@@ -57,17 +53,13 @@ done:
 `;
 
 t.test('a page fault after inline register work leaves those registers and flags in the CPU', async (t) => {
-  const states = TIERS.map((tier) => {
-    const m = machine(tier);
+  sameOnEveryTier(t, (m, tier) => {
     m.cpu.lo[0] = 100;
     runProgram(m, FAULT_AFTER_INLINE_WORK, 200);
     const e = m.fault();
     t.ok(e instanceof CpuException && e.vector === 14, `${tier}: #PF at the store`);
     t.equal(m.cpu.lo[0], 100 + 3 + 2 + 1 - 5, `${tier}: EAX holds the SUB before the faulting store`);
-    return snapshot(m.cpu);
   });
-  t.same(states[1], states[0]);
-  t.same(states[2], states[0]);
 });
 
 const HANDLER_OVERWRITES_AN_INLINE_RESULT = `
@@ -81,12 +73,8 @@ done:
 `;
 
 t.test('a handler that overwrites a register the block assigned earlier (and never reads again) keeps its value', async (t) => {
-  const states = TIERS.map((tier) => {
-    const m = machine(tier);
+  sameOnEveryTier(t, (m, tier) => {
     runProgram(m, HANDLER_OVERWRITES_AN_INLINE_RESULT);
     t.not(m.cpu.lo[0], 0, `${tier}: EAX holds CPUID's highest leaf, not the 0 moved in before it`);
-    return snapshot(m.cpu);
   });
-  t.same(states[1], states[0]);
-  t.same(states[2], states[0]);
 });

@@ -73,3 +73,19 @@ export function snapshot(cpu: Cpu): Record<string, string | number> {
   for (let r = 0; r < 16; r++) s[`r${r}`] = `${cpu.hi[r].toString(16)}:${cpu.lo[r].toString(16)}`;
   return s;
 }
+
+/**
+ * Runs `scenario` on a fresh machine for each tier and checks that the
+ * translator's tiers end in the interpreter's state. Returns the states
+ * (interp, blocks, compiled) for further assertions.
+ */
+export function sameOnEveryTier(t: { same(found: unknown, wanted: unknown): unknown }, scenario: (m: Machine, tier: Tier) => void): Record<string, string | number>[] {
+  const states = TIERS.map((tier) => {
+    const m = machine(tier);
+    scenario(m, tier);
+    return snapshot(m.cpu);
+  });
+  t.same(states[1], states[0]);
+  t.same(states[2], states[0]);
+  return states;
+}
