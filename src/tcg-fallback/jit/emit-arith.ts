@@ -260,7 +260,7 @@ function emitGroup2(e: Emitter, block: Block, k: number): boolean {
     : `f.op = ${LAZY_CFOF}; f.size = ${s}; f.res = ${r}; f.resHi = ${s === 8 ? rh : '0'}; f.b = ${of}; f.cin = ${cf}; f.hi = ${s === 8 ? rh : '0'};`;
   if (constCount !== undefined) {
     out.push(`let ${r}, ${rh} = 0, ${cf}, ${of};`, shiftCode(op, s, v, vh, constCount, r, rh, cf, of), flagStmt);
-    if (!rotate && !dead) e.known = { lo: r, hi: s === 8 ? rh : undefined, op: LAZY_CFOF };
+    if (!rotate && !dead) e.known = { lo: r, hi: s === 8 ? rh : undefined, op: LAZY_CFOF, carry: cf };
   } else {
     // Count 0 at run time: value and flags unchanged (the operand is still written back).
     out.push(`let ${r} = ${v}, ${rh} = ${vh}, ${cf}, ${of};`,
@@ -325,7 +325,7 @@ function emitDoubleShift(e: Emitter, block: Block, k: number): boolean {
     : `f.op = ${LAZY_CFOF}; f.size = ${s}; f.res = ${r}; f.resHi = ${s === 8 ? rh : '0'}; f.b = ${of}; f.cin = ${cf}; f.hi = ${s === 8 ? rh : '0'};`;
   if (constCount !== undefined) {
     out.push(`let ${r}, ${rh} = 0, ${cf}, ${of};`, body, flagStmt);
-    e.known = dead ? undefined : { lo: r, hi: s === 8 ? rh : undefined, op: LAZY_CFOF };
+    e.known = dead ? undefined : { lo: r, hi: s === 8 ? rh : undefined, op: LAZY_CFOF, carry: cf };
   } else {
     out.push(`let ${r} = ${v}, ${rh} = ${vh}, ${cf}, ${of};`, `if (${cnt} !== 0) { ${body} ${flagStmt} }`);
     e.known = undefined;

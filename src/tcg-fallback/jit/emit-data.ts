@@ -259,7 +259,7 @@ function alu(e: Emitter, op: number, size: number, a: string, ah: string, b: str
   let cin = '0';
   if (op === ALU_ADC || op === ALU_SBB) {
     cin = e.fresh();
-    out.push(`const ${cin} = f.cf() ? 1 : 0;`);
+    out.push(`const ${cin} = ${e.knownCarry() ?? 'f.cf() ? 1 : 0'};`);
   }
   const carry = cin === '0' ? '' : ` + ${cin}`, borrow = cin === '0' ? '' : ` - ${cin}`;
   const arith = op === ALU_ADD || op === ALU_ADC ? (op === ALU_ADD ? LAZY_ADD : LAZY_ADC)
@@ -391,7 +391,7 @@ function incDec(s: Site, dec: boolean, size: number, target: 'rm' | { reg: numbe
     m = { v, vh: '0', write: (r, rh) => out.push(writeReg(size, reg, undefined, r, rh)) };
   }
   const cf = e.fresh(), r = e.fresh(), sign = dec ? '-' : '+';
-  out.push(`const ${cf} = f.cf() ? 1 : 0;`);
+  out.push(`const ${cf} = ${e.knownCarry() ?? 'f.cf() ? 1 : 0'};`);
   let rh = '0';
   if (size === 8) {
     const t = e.fresh();

@@ -11,7 +11,7 @@
  * iterations of a self-loop).
  */
 import type { DecodedInstruction } from '../decoder';
-import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../lazy-flags';
+import { LAZY_ADD, LAZY_CFOF, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../lazy-flags';
 import { TLB_MASK, TLB_SIZE } from '../mmu';
 import type { Block } from './block';
 
@@ -20,19 +20,54 @@ export const ALU_ADD = 0, ALU_OR = 1, ALU_ADC = 2, ALU_SBB = 3, ALU_AND = 4, ALU
 /** The last flag-producing result held in locals, so a following Jcc can test ZF without the lazy record. */
 export interface KnownResult {
   lo: string;
+  /** The high half of a 64-bit result; undefined below 64 bits. */
   hi: string | undefined;
-  /** For 32-bit SUB/CMP and logic results: the lazy op and operands, so more conditions fold to comparisons. */
+  /** For 32/64-bit ADD, SUB/CMP and logic results: the lazy op and operands, so more conditions fold to comparisons. */
   op?: number;
   a?: string;
   b?: string;
+  /** High halves of the operands of a 64-bit ADD or SUB/CMP. */
+  aHi?: string;
+  bHi?: string;
+  /** After a shift by a constant count, a multiply or INC/DEC: the local holding CF (0 or 1). */
+  carry?: string;
 }
 
-/** A condition code folded to a JS comparison on a known 32-bit SUB/CMP or logic result, or undefined. */
+/**
+ * Unsigned 64-bit `x < y` (or `<=` with orEqual) on 32-bit halves, as a JS
+ * expression. Signed compares the high halves as int32 instead.
+ */
+function below64(x: string, xh: string, y: string, yh: string, orEqual: boolean, signed: boolean): string {
+  const hx = signed ? `(${xh} | 0)` : xh, hy = signed ? `(${yh} | 0)` : yh;
+  return `(${hx} < ${hy} || (${xh} === ${yh} && ${x} ${orEqual ? '<=' : '<'} ${y}))`;
+}
+
+/**
+ * A condition code folded to a JS comparison on a known result, or
+ * undefined: every condition but parity and overflow after SUB/CMP (CMP a, b
+ * is exactly an unsigned or signed comparison of a and b) and after a logic
+ * op (CF = OF = 0), CF and its complement after ADD (the sum wrapped below
+ * an operand) and after a constant shift, a multiply or INC/DEC (CF held in a
+ * local). ZF (4/5) is codegen's.
+ */
 export function foldCondition(cc: number, k: KnownResult): string | undefined {
-  if (k.hi !== undefined) return undefined;
-  const r = k.lo, neg = `(${r} >>> 31) === 1`;
+  const r = k.lo, wide = k.hi !== undefined;
+  const neg = `(${wide ? k.hi : r} >>> 31) === 1`;
+  const zero = wide ? `(${r} === 0 && ${k.hi} === 0)` : `${r} === 0`;
   if (k.op === LAZY_SUB && k.a !== undefined && k.b !== undefined) {
     const a = k.a, b = k.b;
+    if (wide) {
+      if (k.aHi === undefined || k.bHi === undefined) return undefined;
+      const ah = k.aHi, bh = k.bHi;
+      switch (cc) {
+        case 2: return below64(a, ah, b, bh, false, false); case 3: return `!${below64(a, ah, b, bh, false, false)}`;
+        case 6: return below64(a, ah, b, bh, true, false); case 7: return `!${below64(a, ah, b, bh, true, false)}`;
+        case 8: return neg; case 9: return `!(${neg})`;
+        case 0xc: return below64(a, ah, b, bh, false, true); case 0xd: return `!${below64(a, ah, b, bh, false, true)}`;
+        case 0xe: return below64(a, ah, b, bh, true, true); case 0xf: return `!${below64(a, ah, b, bh, true, true)}`;
+        default: return undefined;
+      }
+    }
     switch (cc) {
       case 2: return `${a} < ${b}`; case 3: return `${a} >= ${b}`;
       case 6: return `${a} <= ${b}`; case 7: return `${a} > ${b}`;
@@ -45,12 +80,20 @@ export function foldCondition(cc: number, k: KnownResult): string | undefined {
   if (k.op === LAZY_LOGIC) {
     switch (cc) {
       case 2: return 'false'; case 3: return 'true';
-      case 6: return `${r} === 0`; case 7: return `${r} !== 0`;
+      case 6: return zero; case 7: return `!(${zero})`;
       case 8: case 0xc: return neg; case 9: case 0xd: return `!(${neg})`;
-      case 0xe: return `(${r} | 0) <= 0`; case 0xf: return `(${r} | 0) > 0`;
+      case 0xe: return `(${neg} || ${zero})`; case 0xf: return `!(${neg} || ${zero})`;
       default: return undefined;
     }
   }
+  let carry: string | undefined;
+  if (k.op === LAZY_ADD && k.a !== undefined) {
+    if (!wide) carry = `${r} < ${k.a}`;
+    else if (k.aHi !== undefined) carry = below64(r, k.hi as string, k.a, k.aHi, false, false);
+  } else if (k.carry !== undefined) carry = `${k.carry} !== 0`;
+  if (carry === undefined) return undefined;
+  if (cc === 2) return carry;
+  if (cc === 3) return `!(${carry})`;
   return undefined;
 }
 
@@ -144,7 +187,9 @@ export class Emitter {
       if (op !== LAZY_ADD && op !== LAZY_SUB) s += ` f.cin = ${cin};`;
     }
     if (!this.flagsDead) this.out.push(s);
-    this.known = { lo: r, hi: wide ? rh : undefined, op, a, b: bb };
+    this.known = wide ? { lo: r, hi: rh, op, a, b: bb, aHi: ah, bHi: bh } : { lo: r, hi: undefined, op, a, b: bb };
+    // Shifts, multiplies and INC/DEC keep CF in the carry-in field (LazyFlags.cf's default case).
+    if (op === LAZY_CFOF || op === LAZY_INC || op === LAZY_DEC) this.known.carry = cin;
   }
 
   /** ALU op `op` on registers/immediates; writes `dest` unless CMP. Returns false when not handled. */
@@ -192,18 +237,11 @@ export class Emitter {
 
   /**
    * CF of the known last result as a 0/1 expression on its locals, without
-   * asking LazyFlags (INC/DEC keep CF, so they read it): 0 after a logic op;
-   * for a 32-bit ADD the result is below an operand exactly on a carry, for
-   * SUB/CMP the minuend is below the subtrahend exactly on a borrow.
+   * asking LazyFlags (INC/DEC keep CF, and ADC/SBB add it): see foldCondition.
    */
   knownCarry(): string | undefined {
-    const k = this.known;
-    if (k === undefined) return undefined;
-    if (k.op === LAZY_LOGIC) return '0';
-    if (k.hi !== undefined || k.a === undefined || k.b === undefined) return undefined;
-    if (k.op === LAZY_ADD) return `(${k.lo} < ${k.a} ? 1 : 0)`;
-    if (k.op === LAZY_SUB) return `(${k.a} < ${k.b} ? 1 : 0)`;
-    return undefined;
+    const folded = this.known === undefined ? undefined : foldCondition(2, this.known);
+    return folded === undefined ? undefined : `(${folded} ? 1 : 0)`;
   }
 
   incDec(dec: boolean, size: number, reg: number): boolean {

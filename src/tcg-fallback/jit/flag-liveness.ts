@@ -67,8 +67,13 @@ function flagEffect(x: DecodedInstruction, codeSize: number): number {
 }
 
 
-/** 32/64-bit register or immediate ALU forms that Emitter.alu inlines (so Emitter.knownCarry knows their CF). */
-function overwritesAll(i: DecodedInstruction): boolean {
+/**
+ * 32/64-bit register or immediate ALU forms that the translator inlines
+ * (ADD, SUB/CMP, the logic ops, TEST; not ADC/SBB): Emitter.knownCarry gives
+ * their CF from the locals of the result, so an INC/DEC right after one
+ * needs nothing from its record.
+ */
+function carryKnownAfter(i: DecodedInstruction): boolean {
   const op = i.opcode;
   if (i.opSize !== 4 && i.opSize !== 8) return false;
   if (op < 0x40 && (op & 7) <= 3 && (op & 4) === 0 && (op & 1) === 1 && i.mod === 3) return ((op >> 3) & 7) !== 2 && ((op >> 3) & 7) !== 3;
@@ -82,19 +87,6 @@ function incDecRegister(i: DecodedInstruction, codeSize: number): boolean {
   if (i.opSize !== 4 && i.opSize !== 8) return false;
   if (i.opcode >= 0x40 && i.opcode <= 0x4f) return codeSize !== 8;
   return i.opcode === 0xff && i.mod === 3 && i.regField <= 1;
-}
-
-/**
- * A 32-bit ADD/SUB/CMP or a logic op at 32/64 bit: the emitter can give its CF
- * from the locals of the result (Emitter.knownCarry), so an INC/DEC right
- * after it needs nothing from its record.
- */
-function carryKnownAfter(i: DecodedInstruction): boolean {
-  if (!overwritesAll(i)) return false;
-  const op = i.opcode;
-  const alu = op === 0x81 || op === 0x83 ? i.regField : op === 0x85 ? 4 : (op >> 3) & 7;
-  const logic = alu === 1 || alu === 4 || alu === 6;
-  return logic || i.opSize === 4;
 }
 
 /** For each instruction, true when the flags it writes are certainly dead. */
