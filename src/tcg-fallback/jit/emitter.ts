@@ -296,10 +296,11 @@ export class Emitter {
     if (direct === undefined) { this.out.push(slow); return [v, vh]; }
     const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
     const get = size === 1 ? `${view}.getUint8(${p})` : size === 2 ? `${view}.getUint16(${p}, true)` : `${view}.getUint32(${p}, true)`;
-    this.out.push(`if (${direct}) {`,
+    const done = this.fresh();
+    this.out.push(`${done}: { if (${direct}) {`,
       `const ${vpn} = Math.floor(${a} / 4096), ${idx} = ${this.tlbBase()} + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
-      `if (T.tagRead[${idx}] === ${vpn} && ${view} !== undefined) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; }`,
-      `else { ${slow} } } else { ${slow} }`);
+      `if (T.tagRead[${idx}] === ${vpn} && ${view} !== undefined) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; break ${done}; } }`,
+      `${slow} }`);
     if (size === 8) this.out.push(`cpu.vhi = ${vh};`);
     return [v, vh];
   }
@@ -360,10 +361,11 @@ export class Emitter {
     if (direct === undefined) { this.out.push(slow); return; }
     const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
     const set = size === 1 ? `${view}.setUint8(${p}, ${v});` : size === 2 ? `${view}.setUint16(${p}, ${v}, true);` : `${view}.setUint32(${p}, ${v} >>> 0, true);`;
-    this.out.push(`if (${direct}) {`,
+    const done = this.fresh();
+    this.out.push(`${done}: { if (${direct}) {`,
       `const ${vpn} = Math.floor(${a} / 4096), ${idx} = ${this.tlbBase()} + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
-      `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${set} ${size === 8 ? `${view}.setUint32(${p} + 4, ${vh} >>> 0, true);` : ''} }`,
-      `else { ${slow} } } else { ${slow} }`);
+      `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${set} ${size === 8 ? `${view}.setUint32(${p} + 4, ${vh} >>> 0, true);` : ''} break ${done}; } }`,
+      `${slow} }`);
   }
 
   /** Effective address expression for 32-bit addressing, or undefined. */
