@@ -39,3 +39,34 @@ for (const tier of TIERS) {
     t.same(gaps.filter((g) => g !== 0), [], 'each time exactly at its deadline');
   });
 }
+
+/** Real mode at 0x1000: `spin: pause; inc ax; jmp spin`. */
+const PAUSE_SPIN = Uint8Array.of(0xf3, 0x90, 0x40, 0xeb, 0xfb);
+
+for (const tier of TIERS) {
+  t.test(`${tier}: a PAUSE spin reaches each timer deadline exactly, counting PAUSE's guest time`, async (t) => {
+    let deadlineAt = 7_000; // guest time (instructions + PAUSE time) at which the (pretend) timer is due
+    const gaps: number[] = [];
+    let v: TcgVcpu | undefined;
+    const now = (): number => (v as TcgVcpu).cpu.instructionCount + (v as TcgVcpu).cpu.pauseTime;
+    const platform = {
+      beforeRun: () => {
+        if (now() >= deadlineAt) {
+          gaps.push(now() - deadlineAt);
+          deadlineAt += 7_000;
+        }
+      },
+      instructionsUntilTimer: () => Math.max(0, deadlineAt - now()),
+    };
+    const accel = createTcgAccelerator({ ram: [{ guestAddress: 0, size: 1 << 20 }], cpus: 1, bus: new IoBus(memoryLogger()), control: new SimpleRunControl() },
+      { translate: tier !== 'interp', platform, sliceMs: 20 });
+    v = accel.vcpus[0] as TcgVcpu;
+    if (v.cpu.jit !== undefined) v.cpu.jit.compileThreshold = tier === 'compiled' ? 0 : Infinity;
+    accel.memory.write(0x1000, PAUSE_SPIN);
+    v.cpu.segs[SEG_CS].base = 0; v.cpu.segs[SEG_CS].selector = 0; v.cpu.rip = 0x1000;
+    t.equal(v.run().kind, 'kicked', 'the slice ends');
+    t.ok(v.cpu.pauseTime > 50 * v.cpu.instructionCount / 3, `PAUSE time counted (${v.cpu.pauseTime} for ${v.cpu.instructionCount} instructions)`);
+    t.ok(gaps.length >= 5, `the timer fired ${gaps.length} times in one slice`);
+    t.same(gaps.filter((g) => g !== 0), [], 'each time exactly at its deadline');
+  });
+}

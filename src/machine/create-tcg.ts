@@ -32,7 +32,7 @@ export function createTcg(config: AcceleratorConfig, platform: Platform): Accele
     const cpus = accel.vcpus.filter((v): v is TcgVcpu => v instanceof TcgVcpu).map((v) => v.cpu);
     platform.guestTime.attach(() => {
       let total = 0;
-      for (const cpu of cpus) total += cpu.instructionCount;
+      for (const cpu of cpus) total += cpu.instructionCount + cpu.pauseTime;
       return total;
     });
   }

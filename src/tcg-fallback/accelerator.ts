@@ -121,10 +121,13 @@ export class TcgVcpu implements Vcpu {
           if (!cpu.takeInterrupt()) return { kind: 'halted' };
         }
         const untilTimer = this.platform?.instructionsUntilTimer?.();
-        cpu.execute(untilTimer === undefined ? this.chunk : Math.max(1, Math.min(this.chunk, untilTimer)));
+        const budget = untilTimer === undefined ? this.chunk : Math.max(1, Math.min(this.chunk, untilTimer));
+        cpu.chunkTimeEnd = cpu.instructionCount + cpu.pauseTime + budget;
+        cpu.execute(budget);
         if (cpu.yieldSlice) {
           cpu.yieldSlice = false;
-          return { kind: 'kicked' };
+          // A PAUSE ends the chunk (its guest time may have used it up); with one vCPU the slice runs on.
+          if (this.config.cpus > 1) return { kind: 'kicked' };
         }
         this.ripSampler?.sample(cpu.rip);
         if (cpu.stopReason !== undefined) {

@@ -80,10 +80,25 @@ export class Cpu implements CodeReader {
   mxcsr = 0x1f80;
   halted = false;
   /**
-   * A PAUSE in a machine with more vCPUs: end this vCPU's slice so the others (which run
-   * round-robin on this thread) get to release whatever it spins on.
+   * Set by PAUSE: leave execute() at the next instruction or block boundary, ending the
+   * chunk (see pauseTime); with more vCPUs the vCPU also ends its slice, so the others
+   * (which run round-robin on this thread) get to release whatever it spins on.
    */
   yieldSlice = false;
+  /**
+   * Guest time spent in PAUSE beyond the one instruction it retires, in instruction
+   * units, added to guest time by the machine (GuestTime counts instructions). On
+   * recent cores PAUSE takes on the order of a hundred cycles, so a spin-wait such
+   * as Linux's delay loops (rep_nop + rdtsc) runs a hundred times fewer iterations
+   * than if PAUSE took one; QEMU's icount counts it as one.
+   */
+  pauseTime = 0;
+  /**
+   * The value of instructionCount + pauseTime at which the current chunk's guest time
+   * is used up; the vCPU sets it before each chunk, so that PAUSE time never carries
+   * guest time past the timer deadline the chunk was cut at.
+   */
+  chunkTimeEnd = Infinity;
   /** Waiting for INIT/SIPI (application processors start here). */
   waitForSipi = false;
   /** Instructions left in which interrupts stay blocked (STI, MOV SS, POP SS shadow). */

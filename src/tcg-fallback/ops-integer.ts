@@ -210,11 +210,28 @@ function lea(cpu: Cpu, i: DecodedInstruction): void {
   cpu.setReg(i.opSize, i.reg, cpu.eaLo, cpu.eaHi);
 }
 
+/** Guest time PAUSE takes beyond its own instruction, in instructions (see Cpu.pauseTime). */
+export const PAUSE_EXTRA_INSTRUCTIONS = 99;
+
+/**
+ * PAUSE: spends PAUSE_EXTRA_INSTRUCTIONS of guest time (at most what is left
+ * of the chunk's) and ends the vCPU's chunk, since the instructions after it would
+ * otherwise run the chunk's whole instruction budget on top and carry guest
+ * time past the timer deadline the chunk was cut at. With more vCPUs the
+ * vCPU also gives up its slice, so the others can release what it spins on.
+ */
+function pause(cpu: Cpu): void {
+  const room = cpu.chunkTimeEnd - cpu.instructionCount - 1 - cpu.pauseTime;
+  if (room > 0) cpu.pauseTime += Math.min(PAUSE_EXTRA_INSTRUCTIONS, room);
+  // Without a chunk (chunkTimeEnd infinite: a caller of Cpu.execute other than the vCPU) there is no deadline to keep.
+  if (cpu.chunkTimeEnd !== Infinity || cpu.cpuCount > 1) cpu.yieldSlice = true;
+}
+
 function xchgAcc(cpu: Cpu, i: DecodedInstruction): void {
   const r = (i.opcode & 7) | ((i.rex & 1) << 3);
   if (r === 0) {
-    // NOP, or PAUSE (F3 90): a spin-wait hint, so let the other vCPUs run. 90 with REX.B is XCHG r8, rax.
-    if (i.rep === 0xf3 && cpu.cpuCount > 1) cpu.yieldSlice = true;
+    // NOP, or PAUSE (F3 90): a spin-wait hint. 90 with REX.B is XCHG r8, rax.
+    if (i.rep === 0xf3) pause(cpu);
     return;
   }
   const size = i.opSize;
