@@ -11,7 +11,7 @@ import { ENGINES, Engine } from './engines';
 import { SUPPORTED_GROUPS } from './supported-groups';
 
 /** Sequences per group and engine in `npm test`; scripts/fuzz-cpu runs as many as asked. */
-export const CASES_PER_GROUP: Record<Engine, number> = { interp: 1000, jit: 500 };
+export const CASES_PER_GROUP: Record<Engine, number> = { interp: 1000, jit: 500, blocks: 500 };
 
 export function runDiffGroups(groups: Group[]): void {
   if (process.arch !== 'x64' || process.platform !== 'linux') {
@@ -39,7 +39,7 @@ export function runDiffGroups(groups: Group[]): void {
     // The todo goes on the assertion, not the subtest: tap does not run todo subtests at all.
     const todo = supported ? undefined : `group ${group} is not in test/diff/supported-groups.ts yet`;
     t.test(`group ${group}: software CPU matches the host`, async (tt) => {
-      // Both engines: the interpreter, and compiled blocks (compiled on first use).
+      // Every engine: the interpreter, compiled blocks (compiled on first use), and tier-1 blocks.
       for (const engine of ENGINES) {
         const report = runGroup(group, seedRange(1, CASES_PER_GROUP[engine]), runner.path, soft.run, 3, {}, engine);
         const message = `${group} (${engine}): ${report.mismatches}/${report.cases} cases differ (host faulted in ${report.hostExceptions})`;

@@ -11,6 +11,7 @@ import { CodeReader, DecodedInstruction, decode } from '../decoder';
 import { lockAllowed } from '../lock-rules';
 import { Block, pageKey } from './block';
 import { mayContinueBlock } from './block-policy';
+import { tier1Handler } from './tier1-handlers';
 
 const MAX_BLOCK = 48;
 
@@ -61,7 +62,7 @@ export function buildBlock(cpu: Cpu, rip: number, lin: number, bytes: Uint8Array
     if (codeSize !== 8 && end - 1 > csLimit) break;
     const next = codeSize === 8 ? end : codeSize === 4 ? end >>> 0 : end & 0xffff;
     insns.push(i);
-    handlers.push(cpu.handlers[i.opcode]);
+    handlers.push(tier1Handler(cpu.handlers, i, codeSize));
     nexts.push(next);
     lastOffset = end - 1;
     off += i.length;

@@ -1,0 +1,294 @@
+/**
+ * Tier-1 handlers specialised for the commonest instruction forms of 64-bit
+ * code, chosen once when a block is built (buildBlock) instead of the
+ * interpreter's generic handler, which works out the operand size, the ModRM
+ * form and the segment on every run. Blocks run in tier 1 for their first
+ * thousands of runs, and about a tenth of a Linux boot's instructions (a
+ * third of its time) go through tier 1, most of them moves, pushes, pops,
+ * calls, returns and register ALU operations.
+ *
+ * Each memory form takes the TLB hit path itself (a canonical address in one
+ * page, a RAM page, for stores one without cached code) and otherwise hands
+ * the whole instruction to the generic handler, which then does everything
+ * (faults, MMIO, page-crossing, invalidating code) exactly as before: the
+ * fast path has no effects until it cannot fail.
+ */
+import type { Cpu, Handler } from '../cpu';
+import type { DecodedInstruction } from '../decoder';
+import { SEG_FS } from '../cpu-constants';
+import { TLB_MASK, TLB_SIZE } from '../mmu';
+import { ALU_ADC, ALU_AND, ALU_CMP, ALU_SBB, aluBinary } from '../alu';
+
+const CANONICAL_LIMIT = 0x800000000000;
+
+/** The 64-bit effective address of a ModRM memory operand (Cpu.effectiveAddress without its eaLo/eaHi outputs). */
+function address64(cpu: Cpu, i: DecodedInstruction): number {
+  if (i.ripRelative) return cpu.nextRip + i.disp;
+  let lo = i.disp >>> 0;
+  let hi = i.disp < 0 ? -1 : 0;
+  if (i.base >= 0) { lo += cpu.lo[i.base]; hi += cpu.hi[i.base]; }
+  if (i.index >= 0) { const m = 1 << i.scale; lo += cpu.lo[i.index] * m; hi += cpu.hi[i.index] * m; }
+  return ((hi + Math.floor(lo / 4294967296)) | 0) * 4294967296 + (lo >>> 0);
+}
+
+/** TLB slot of a read of `size` bytes at linear `lin` that hits a RAM page, or -1. */
+function readSlot(cpu: Cpu, lin: number, size: number): number {
+  if (lin < -CANONICAL_LIMIT || lin + size > CANONICAL_LIMIT || (lin & 4095) > 4096 - size) return -1;
+  const mmu = cpu.mmu;
+  const vpn = Math.floor(lin / 4096);
+  const idx = (cpu.cpl === 3 ? TLB_SIZE : 0) + (vpn & TLB_MASK);
+  return mmu.tagRead[idx] === vpn && mmu.views[idx] !== undefined ? idx : -1;
+}
+
+/** TLB slot of a write that hits a RAM page holding no cached code, or -1. */
+function writeSlot(cpu: Cpu, lin: number, size: number): number {
+  if (lin < -CANONICAL_LIMIT || lin + size > CANONICAL_LIMIT || (lin & 4095) > 4096 - size) return -1;
+  const mmu = cpu.mmu;
+  const vpn = Math.floor(lin / 4096);
+  const idx = (cpu.cpl === 3 ? TLB_SIZE : 0) + (vpn & TLB_MASK);
+  if (mmu.tagWrite[idx] !== vpn || mmu.views[idx] === undefined) return -1;
+  const jit = cpu.jit;
+  return jit !== undefined && jit.cache.codePages[mmu.physPages[idx] / 4096] === 1 ? -1 : idx;
+}
+
+function movRegReg64(dest: 'rm' | 'reg'): Handler {
+  return dest === 'rm'
+    ? (cpu, i) => { cpu.lo[i.rm] = cpu.lo[i.reg]; cpu.hi[i.rm] = cpu.hi[i.reg]; }
+    : (cpu, i) => { cpu.lo[i.reg] = cpu.lo[i.rm]; cpu.hi[i.reg] = cpu.hi[i.rm]; };
+}
+
+function movRegReg32(dest: 'rm' | 'reg'): Handler {
+  return dest === 'rm'
+    ? (cpu, i) => { cpu.lo[i.rm] = cpu.lo[i.reg]; cpu.hi[i.rm] = 0; }
+    : (cpu, i) => { cpu.lo[i.reg] = cpu.lo[i.rm]; cpu.hi[i.reg] = 0; };
+}
+
+/** MOV reg, [mem] at 4 or 8 bytes. */
+function movLoad(size: 4 | 8, generic: Handler): Handler {
+  return (cpu, i) => {
+    const lin = address64(cpu, i);
+    const idx = readSlot(cpu, lin, size);
+    if (idx < 0) { generic(cpu, i); return; }
+    const mmu = cpu.mmu;
+    const view = mmu.views[idx] as DataView;
+    const p = mmu.offsets[idx] + (lin & 4095);
+    cpu.lo[i.reg] = view.getUint32(p, true);
+    cpu.hi[i.reg] = size === 8 ? view.getUint32(p + 4, true) : 0;
+  };
+}
+
+/** MOV [mem], reg at 4 or 8 bytes. */
+function movStore(size: 4 | 8, generic: Handler): Handler {
+  return (cpu, i) => {
+    const lin = address64(cpu, i);
+    const idx = writeSlot(cpu, lin, size);
+    if (idx < 0) { generic(cpu, i); return; }
+    const mmu = cpu.mmu;
+    const view = mmu.views[idx] as DataView;
+    const p = mmu.offsets[idx] + (lin & 4095);
+    view.setUint32(p, cpu.lo[i.reg], true);
+    if (size === 8) view.setUint32(p + 4, cpu.hi[i.reg], true);
+  };
+}
+
+/** The stack pointer as a 64-bit linear address (SS has base 0 in 64-bit mode). */
+function stackTop(cpu: Cpu): number {
+  return (cpu.hi[4] | 0) * 4294967296 + cpu.lo[4];
+}
+
+function setStackTop(cpu: Cpu, sp: number): void {
+  cpu.lo[4] = sp >>> 0;
+  cpu.hi[4] = Math.floor(sp / 4294967296) >>> 0;
+}
+
+/** PUSH r64 (not RSP). */
+function push64(generic: Handler): Handler {
+  return (cpu, i) => {
+    const sp = stackTop(cpu) - 8;
+    const idx = writeSlot(cpu, sp, 8);
+    if (idx < 0) { generic(cpu, i); return; }
+    const r = (i.opcode & 7) | ((i.rex & 1) << 3);
+    const mmu = cpu.mmu;
+    const view = mmu.views[idx] as DataView;
+    const p = mmu.offsets[idx] + (sp & 4095);
+    view.setUint32(p, cpu.lo[r], true);
+    view.setUint32(p + 4, cpu.hi[r], true);
+    setStackTop(cpu, sp);
+  };
+}
+
+/** POP r64 (not RSP). */
+function pop64(generic: Handler): Handler {
+  return (cpu, i) => {
+    const sp = stackTop(cpu);
+    const idx = readSlot(cpu, sp, 8);
+    if (idx < 0) { generic(cpu, i); return; }
+    const r = (i.opcode & 7) | ((i.rex & 1) << 3);
+    const mmu = cpu.mmu;
+    const view = mmu.views[idx] as DataView;
+    const p = mmu.offsets[idx] + (sp & 4095);
+    cpu.lo[r] = view.getUint32(p, true);
+    cpu.hi[r] = view.getUint32(p + 4, true);
+    setStackTop(cpu, sp + 8);
+  };
+}
+
+/**
+ * ALU op (ADD, OR, AND, SUB, XOR, CMP; not ADC/SBB) on two registers at 4 or
+ * 8 bytes; `rmIsDest`: the 01/09/.. forms (r/m, reg), else 03/0B/.. (reg, r/m).
+ */
+function aluRegReg(op: number, size: 4 | 8, rmIsDest: boolean): Handler {
+  return (cpu, i) => {
+    const d = rmIsDest ? i.rm : i.reg, s = rmIsDest ? i.reg : i.rm;
+    const f = cpu.flags;
+    const r = aluBinary(f, op, size, cpu.lo[d], size === 8 ? cpu.hi[d] : 0, cpu.lo[s], size === 8 ? cpu.hi[s] : 0);
+    if (op !== ALU_CMP) { cpu.lo[d] = r; cpu.hi[d] = size === 8 ? f.hi : 0; }
+  };
+}
+
+/** TEST r/m, reg on two registers. */
+function testRegReg(size: 4 | 8): Handler {
+  return (cpu, i) => {
+    aluBinary(cpu.flags, ALU_AND, size, cpu.lo[i.rm], size === 8 ? cpu.hi[i.rm] : 0, cpu.lo[i.reg], size === 8 ? cpu.hi[i.reg] : 0);
+  };
+}
+
+/** Group 1 (81, 83) on a register: the immediate is sign-extended to the operand size. */
+function aluRegImm(size: 4 | 8): Handler {
+  return (cpu, i) => {
+    const op = i.regField, d = i.rm, f = cpu.flags;
+    const r = aluBinary(f, op, size, cpu.lo[d], size === 8 ? cpu.hi[d] : 0, i.imm >>> 0, size === 8 && i.imm < 0 ? 0xffffffff : 0);
+    if (op !== ALU_CMP) { cpu.lo[d] = r; cpu.hi[d] = size === 8 ? f.hi : 0; }
+  };
+}
+
+/** LEA with 64-bit addressing: the address's exact halves (not canonicalised). */
+function lea64(size: 4 | 8): Handler {
+  return (cpu, i) => {
+    let lo: number, hi: number;
+    if (i.ripRelative) {
+      const v = cpu.nextRip + i.disp;
+      lo = v >>> 0; hi = Math.floor(v / 4294967296) >>> 0;
+    } else {
+      lo = i.disp >>> 0; hi = i.disp < 0 ? -1 : 0;
+      if (i.base >= 0) { lo += cpu.lo[i.base]; hi += cpu.hi[i.base]; }
+      if (i.index >= 0) { const m = 1 << i.scale; lo += cpu.lo[i.index] * m; hi += cpu.hi[i.index] * m; }
+      hi = (hi + Math.floor(lo / 4294967296)) >>> 0; lo = lo >>> 0;
+    }
+    cpu.lo[i.reg] = lo;
+    cpu.hi[i.reg] = size === 8 ? hi : 0;
+  };
+}
+
+/** CALL rel32 in 64-bit code: pushes the return address and branches. */
+function callRel64(generic: Handler): Handler {
+  return (cpu, i) => {
+    const ret = cpu.nextRip, target = ret + i.imm;
+    const sp = stackTop(cpu) - 8;
+    const idx = target >= -CANONICAL_LIMIT && target < CANONICAL_LIMIT ? writeSlot(cpu, sp, 8) : -1;
+    if (idx < 0) { generic(cpu, i); return; }
+    const mmu = cpu.mmu;
+    const view = mmu.views[idx] as DataView;
+    const p = mmu.offsets[idx] + (sp & 4095);
+    view.setUint32(p, ret >>> 0, true);
+    view.setUint32(p + 4, Math.floor(ret / 4294967296) >>> 0, true);
+    setStackTop(cpu, sp);
+    cpu.nextRip = target;
+  };
+}
+
+/** RET (C3) in 64-bit code: pops a canonical return address. */
+function ret64(generic: Handler): Handler {
+  return (cpu, i) => {
+    const sp = stackTop(cpu);
+    const idx = readSlot(cpu, sp, 8);
+    if (idx < 0) { generic(cpu, i); return; }
+    const mmu = cpu.mmu;
+    const view = mmu.views[idx] as DataView;
+    const p = mmu.offsets[idx] + (sp & 4095);
+    const target = (view.getUint32(p + 4, true) | 0) * 4294967296 + view.getUint32(p, true);
+    if (target < -CANONICAL_LIMIT || target >= CANONICAL_LIMIT) { generic(cpu, i); return; } // #GP, from the generic path
+    setStackTop(cpu, sp + 8);
+    cpu.nextRip = target;
+  };
+}
+
+/** The specialised handlers, made once per generic handler table (keyed by it). */
+interface Specialised {
+  movRR64: [Handler, Handler];
+  movRR32: [Handler, Handler];
+  load: Map<number, Handler>;
+  store: Map<number, Handler>;
+  push: Handler;
+  pop: Handler;
+  /** By ALU op * 4 + (size === 8 ? 2 : 0) + (rm is the destination ? 1 : 0). */
+  aluRR: Handler[];
+  testRR: Map<number, Handler>;
+  aluImm: Map<number, Handler>;
+  lea: Map<number, Handler>;
+  call: Handler;
+  ret: Handler;
+}
+
+const bySize = (make: (size: 4 | 8) => Handler): Map<number, Handler> => new Map([[4, make(4)], [8, make(8)]]);
+
+const made = new WeakMap<readonly Handler[], Specialised>();
+
+function specialisedFor(table: readonly Handler[]): Specialised {
+  let s = made.get(table);
+  if (s === undefined) {
+    s = {
+      movRR64: [movRegReg64('rm'), movRegReg64('reg')],
+      movRR32: [movRegReg32('rm'), movRegReg32('reg')],
+      load: bySize((size) => movLoad(size, table[0x8b])),
+      store: bySize((size) => movStore(size, table[0x89])),
+      push: push64(table[0x50]),
+      pop: pop64(table[0x58]),
+      aluRR: Array.from({ length: 32 }, (_, k) => aluRegReg(k >> 2, (k & 2) !== 0 ? 8 : 4, (k & 1) !== 0)),
+      testRR: bySize(testRegReg),
+      aluImm: bySize(aluRegImm),
+      lea: bySize(lea64),
+      call: callRel64(table[0xe8]),
+      ret: ret64(table[0xc3]),
+    };
+    made.set(table, s);
+  }
+  return s;
+}
+
+/**
+ * The handler tier 1 runs for `i` in code of `codeSize`: a specialised one
+ * for the forms above in 64-bit code, else the generic table's.
+ */
+export function tier1Handler(table: readonly Handler[], i: DecodedInstruction, codeSize: number): Handler {
+  const generic = table[i.opcode];
+  if (codeSize !== 8 || i.lock) return generic;
+  const op = i.opcode;
+  if (op === 0x89 || op === 0x8b) {
+    if (i.opSize !== 4 && i.opSize !== 8) return generic;
+    const s = specialisedFor(table);
+    if (i.mod === 3) return (i.opSize === 8 ? s.movRR64 : s.movRR32)[op === 0x89 ? 0 : 1];
+    // DS/ES/SS/CS: base 0 in 64-bit mode, so the offset is the linear address; FS/GS add a base.
+    if (i.addrSize !== 8 || i.segment >= SEG_FS) return generic;
+    return (op === 0x8b ? s.load : s.store).get(i.opSize) as Handler;
+  }
+  if (op >= 0x50 && op <= 0x5f && i.opSize === 8 && ((op & 7) | ((i.rex & 1) << 3)) !== 4) {
+    const s = specialisedFor(table);
+    return op < 0x58 ? s.push : s.pop;
+  }
+  if (op === 0xe8 && i.opSize === 8) return specialisedFor(table).call;
+  if (op === 0xc3 && i.opSize === 8) return specialisedFor(table).ret;
+  if (i.opSize !== 4 && i.opSize !== 8) return generic;
+  const wide = i.opSize === 8;
+  if (op === 0x8d && i.addrSize === 8 && i.mod !== 3) return specialisedFor(table).lea.get(i.opSize) as Handler;
+  if (i.mod !== 3) return generic;
+  // ALU r/m, reg (01, 09, ..., 39) and reg, r/m (03, 0B, ..., 3B), but not ADC/SBB (they read CF first).
+  if (op < 0x40 && (op & 5) === 1) {
+    const alu = op >> 3;
+    if (alu === ALU_ADC || alu === ALU_SBB) return generic;
+    return specialisedFor(table).aluRR[alu * 4 + (wide ? 2 : 0) + ((op & 2) === 0 ? 1 : 0)];
+  }
+  if (op === 0x85) return specialisedFor(table).testRR.get(i.opSize) as Handler;
+  if ((op === 0x81 || op === 0x83) && i.regField !== ALU_ADC && i.regField !== ALU_SBB) return specialisedFor(table).aluImm.get(i.opSize) as Handler;
+  return generic;
+}
