@@ -74,6 +74,29 @@ done:
   t.same(states[2], states[0], 'compiled blocks match the interpreter');
 });
 
+t.test('an indirect CALL or JMP to a non-canonical address raises #GP at it, with nothing pushed', async (t) => {
+  for (const branch of ['call rax', 'jmp rax', 'call qword ptr [rbx]', 'jmp qword ptr [rbx]']) {
+    const src = `
+  mov rax, 0xffff7fffffffffff
+  mov rbx, 0x20000
+  mov qword ptr [rbx], rax
+  mov ecx, 5
+  ${branch}
+done:
+  nop
+`;
+    const states = TIERS.map((tier) => {
+      const m = machine(tier);
+      runProgram(m, src);
+      t.equal(m.fault()?.vector, 13, `${branch} (${tier}): #GP`);
+      t.equal(m.cpu.lo[4], 0x80000, `${branch} (${tier}): RSP unchanged`);
+      t.equal(m.cpu.lo[1], 5, `${branch} (${tier}): the instructions before it retired`);
+      return snapshot(m.cpu);
+    });
+    t.same(states[2], states[0], `${branch}: compiled blocks match the interpreter`);
+  }
+});
+
 t.test('a push that faults (stack page not present) leaves RSP and the flags of earlier instructions', async (t) => {
   // add's flags are overwritten by the sub two instructions later, but the
   // push in between can fault: they must still be in RFLAGS at the fault.

@@ -23,7 +23,7 @@ import type { DecodedInstruction } from '../decoder';
 import type { LazyFlags } from '../lazy-flags';
 import type { Block } from './block';
 import type { BlockCache } from './block-cache';
-import { ALU_AND, ALU_CMP, Emitter, KnownResult, foldCondition } from './emitter';
+import { ALU_AND, ALU_CMP, Emitter, KnownResult, canonical, foldCondition } from './emitter';
 import { emitArith } from './emit-arith';
 import { emitData } from './emit-data';
 import { emitStack } from './emit-stack';
@@ -188,7 +188,9 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
       out.push(`cpu.rip = ${next}; return n + ${k + 1};`);
       return true;
     }
-    out.push(`if (${cond}) { ${e.precise(k)} cpu.branchTo(${raw}, ${i.opSize}); cpu.rip = cpu.nextRip; } else cpu.rip = ${next};`);
+    // A canonical target in 64-bit code with a 64-bit operand needs none of branchTo's truncation or checks.
+    if (block.codeSize === 8 && i.opSize === 8 && canonical(raw)) out.push(`if (${cond}) cpu.rip = ${raw}; else cpu.rip = ${next};`);
+    else out.push(`if (${cond}) { ${e.precise(k)} cpu.branchTo(${raw}, ${i.opSize}); cpu.rip = cpu.nextRip; } else cpu.rip = ${next};`);
     out.push(`return n + ${k + 1};`);
     return true;
   }

@@ -10,7 +10,7 @@
  * Register updates follow the memory access so a fault leaves RSP intact.
  */
 import type { Block } from './block';
-import type { Emitter } from './emitter';
+import { type Emitter, canonical } from './emitter';
 
 const SEG_SS = 2;
 const TWO_32 = 4294967296;
@@ -22,10 +22,6 @@ export type StackEmit = 'none' | 'fall' | 'end';
 
 function setRsp(v: string): string {
   return `lo[4] = ${v} >>> 0; hi[4] = Math.floor(${v} / 4294967296);`;
-}
-
-function canonical(v: number): boolean {
-  return v >= -0x800000000000 && v < 0x800000000000;
 }
 
 export function emitStack(e: Emitter, block: Block, k: number): StackEmit {
@@ -68,28 +64,32 @@ export function emitStack(e: Emitter, block: Block, k: number): StackEmit {
     const sp = e.fresh();
     out.push(`const ${sp} = ${RSP};`);
     const [v, vh] = e.load(SEG_SS, sp, 8);
-    // branchTo raises #GP for a non-canonical target before RSP moves.
-    out.push(`cpu.branchTo((${vh} | 0) * 4294967296 + ${v}, 8); ${setRsp(`(${sp} + ${8 + (op === 0xc2 ? i.imm : 0)})`)} cpu.rip = cpu.nextRip; ${end}`);
+    // A non-canonical target raises #GP before RSP moves.
+    const t = e.fresh();
+    out.push(`const ${t} = (${vh} | 0) * 4294967296 + ${v};`, e.checkTarget64(t));
+    out.push(`${setRsp(`(${sp} + ${8 + (op === 0xc2 ? i.imm : 0)})`)} cpu.rip = ${t}; ${end}`);
     return 'end';
   }
   if (op === 0xff && (i.regField === 2 || i.regField === 4) && i.opSize === 8) {
     out.push(e.precise(k));
-    let t: string;
-    if (i.mod === 3) t = `(hi[${i.rm}] | 0) * 4294967296 + lo[${i.rm}]`;
+    let target: string;
+    if (i.mod === 3) target = `(hi[${i.rm}] | 0) * 4294967296 + lo[${i.rm}]`;
     else {
       const ea = e.ea(i, next);
       if (ea === undefined) return 'none';
       const [v, vh] = e.load(i.segment, ea, 8);
-      t = `(${vh} | 0) * 4294967296 + ${v}`;
+      target = `(${vh} | 0) * 4294967296 + ${v}`;
     }
-    out.push(`cpu.branchTo(${t}, 8);`);
+    // Checked before the CALL's push: a non-canonical target raises #GP with nothing stored.
+    const t = e.fresh();
+    out.push(`const ${t} = ${target};`, e.checkTarget64(t));
     if (i.regField === 2) {
       const sp = e.fresh();
       out.push(`const ${sp} = ${RSP} - 8;`);
       e.store(SEG_SS, sp, 8, `${next >>> 0}`, `${Math.floor(next / TWO_32) >>> 0}`);
       out.push(setRsp(sp));
     }
-    out.push(`cpu.rip = cpu.nextRip; ${end}`);
+    out.push(`cpu.rip = ${t}; ${end}`);
     return 'end';
   }
   return 'none';

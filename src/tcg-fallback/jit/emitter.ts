@@ -15,6 +15,11 @@ import { LAZY_ADD, LAZY_CFOF, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '.
 import { TLB_MASK, TLB_SIZE } from '../mmu';
 import type { Block } from './block';
 
+/** Whether a 64-bit linear address (or near branch target) is canonical (48-bit). */
+export function canonical(v: number): boolean {
+  return v >= -0x800000000000 && v < 0x800000000000;
+}
+
 export const ALU_ADD = 0, ALU_OR = 1, ALU_ADC = 2, ALU_SBB = 3, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7;
 
 /** The last flag-producing result held in locals, so a following Jcc can test ZF without the lazy record. */
@@ -277,6 +282,15 @@ export class Emitter {
       return v;
     }
     return this.ea32(i);
+  }
+
+  /**
+   * Statement that raises #GP, through the interpreter's branchTo on a slow
+   * path, when the 64-bit near branch target `t` (a local) is not canonical;
+   * a canonical target needs no call, so the caller then sets RIP itself.
+   */
+  checkTarget64(t: string): string {
+    return `if (${t} < -140737488355328 || ${t} >= 140737488355328) { ${this.slow(`cpu.branchTo(${t}, 8);`)} }`;
   }
 
   /**
