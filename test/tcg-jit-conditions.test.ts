@@ -5,7 +5,8 @@
  * CMP and TEST, read by SETcc, CMOVcc and a block-ending Jcc, and the carry
  * of 64-bit ADD/SUB and constant shifts read by ADC, SBB and an INC that
  * keeps it. The operands include equal high halves with low halves on
- * either side, where a comparison of the high halves alone is wrong.
+ * either side, where a comparison of the high halves alone is wrong, and
+ * byte and word operands on either side of their sign bit.
  */
 import t from 'tap';
 import { TIERS, machine, runProgram } from './tcg-jit-support';
@@ -22,6 +23,18 @@ function setccProgram(): string {
     src += `  cmp rax, rbx\n  j${cc} 1f\n  or edi, ${1 << n}\n1:\n`;
   });
   // The JMP ends the last block before `done`, where the run stops: a block holding the stop address runs in tier 1.
+  return `${src}  jmp 2f\n2:\ndone:\n  nop\n`;
+}
+
+/** As setccProgram for byte (AL, BL) and word (AX, BX) CMP and TEST: bits in RDX/RSI (byte) and RDI/R8 (word). */
+function narrowProgram(): string {
+  let src = '  xor edx, edx\n  xor esi, esi\n  xor edi, edi\n  xor r8d, r8d\n';
+  CC.forEach((cc) => {
+    src += `  cmp al, bl\n  set${cc} cl\n  movzx ecx, cl\n  lea rdx, [rdx * 2 + rcx]\n`;
+    src += `  test al, bl\n  j${cc} 1f\n  lea rsi, [rsi * 2 + 1]\n  jmp 3f\n1:\n  lea rsi, [rsi * 2]\n3:\n`;
+    src += `  cmp ax, bx\n  j${cc} 1f\n  lea rdi, [rdi * 2 + 1]\n  jmp 3f\n1:\n  lea rdi, [rdi * 2]\n3:\n`;
+    src += `  test ax, bx\n  set${cc} cl\n  movzx ecx, cl\n  lea r8, [r8 * 2 + rcx]\n`;
+  });
   return `${src}  jmp 2f\n2:\ndone:\n  nop\n`;
 }
 
@@ -114,6 +127,25 @@ t.test('the interpreter\'s conditions after CMP of equal high halves are the uns
   t.equal(bit(2, 'a'), 0, 'SETA: not above');
   t.equal(bit(2, 'l'), 1, 'SETL: less');
   t.equal(bit(2, 'e'), 0, 'SETE: not equal');
+});
+
+t.test('every condition after a byte and a word CMP and TEST agrees with the interpreter', async (t) => {
+  const values = [0, 1, 0x7f, 0x80, 0x81, 0xfe, 0xff, 0x17f, 0x7fff, 0x8000, 0x8001, 0xffff, 0xff80, 0x1234];
+  const src = narrowProgram();
+  let checked = 0;
+  for (const a of values) {
+    for (const b of values) {
+      const results = TIERS.map((tier) => {
+        const m = machine(tier);
+        m.cpu.lo[0] = a; m.cpu.lo[3] = b;
+        runProgram(m, src);
+        return regs(m, [2, 6, 7, 8]);
+      });
+      checked++;
+      if (results[1] !== results[0] || results[2] !== results[0]) t.fail(`a=${a.toString(16)} b=${b.toString(16)}: ${results.join(' | ')}`);
+    }
+  }
+  t.equal(checked, values.length ** 2, 'every pair ran');
 });
 
 t.test('ADC, SBB and INC/DEC read the carry of 64-bit ADD/SUB/CMP and constant shifts as the interpreter does', async (t) => {

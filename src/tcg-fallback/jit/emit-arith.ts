@@ -269,7 +269,7 @@ function emitGroup2(e: Emitter, block: Block, k: number): boolean {
   }
   // A kept record still has ZF from the earlier result (a count of 0 at run time
   // changes nothing), but CF/OF are no longer the logic op's: known says LAZY_CFOF.
-  if (keep && !dead && prev !== undefined) e.known = { lo: prev.lo, hi: prev.hi, op: LAZY_CFOF };
+  if (keep && !dead && prev !== undefined) e.known = { lo: prev.lo, hi: prev.hi, size: prev.size, op: LAZY_CFOF };
   else if (rotate || dead) e.known = undefined;
   write(r, rh);
   return true;

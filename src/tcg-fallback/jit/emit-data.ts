@@ -224,15 +224,14 @@ function openMemoryRmw(s: Site, size: number, seg: number, offset: string): Rmw 
 // ---------------------------------------------------------------- flags
 
 /**
- * e.record, then narrows what a following Jcc may fold: foldCondition reads
- * bit 31 and 32-bit signed comparisons, which are wrong for 8/16-bit
- * results, so only the zero test (exact on the masked result) stays known.
+ * e.record, then marks a byte or word result as such: foldCondition then
+ * takes the sign from bit 7 or 15 and sign-extends operands from 8 or 16 bits.
  */
 function record(e: Emitter, op: number, size: number, r: string, rh: string, a: string, ah: string, b: string, bh: string, cin: string): void {
   // Below 64 bits the high halves passed are '0' (as aluBinary records them): e.record stores them
   // for ADC/SBB, whose LazyFlags.cf() compares them at every size.
   e.record(op, size, r, rh, a, ah, b, bh, cin);
-  if (size < 4) e.known = { lo: r, hi: undefined };
+  if (size < 4 && e.known !== undefined) e.known.size = size;
 }
 
 /** Condition code `cc` as a JS boolean expression: folded from the last known result when codegen's Jcc would fold it, else the lazy flags. */

@@ -27,6 +27,8 @@ export interface KnownResult {
   lo: string;
   /** The high half of a 64-bit result; undefined below 64 bits. */
   hi: string | undefined;
+  /** 1 or 2 for a byte or word result (its locals hold the masked values); undefined at 4 and 8. */
+  size?: number;
   /** For 32/64-bit ADD, SUB/CMP and logic results: the lazy op and operands, so more conditions fold to comparisons. */
   op?: number;
   a?: string;
@@ -57,8 +59,11 @@ function below64(x: string, xh: string, y: string, yh: string, orEqual: boolean,
  */
 export function foldCondition(cc: number, k: KnownResult): string | undefined {
   const r = k.lo, wide = k.hi !== undefined;
-  const neg = `(${wide ? k.hi : r} >>> 31) === 1`;
+  const top = k.size === 1 ? 7 : k.size === 2 ? 15 : 31;
+  const neg = `((${wide ? k.hi : r} >>> ${top}) & 1) === 1`;
   const zero = wide ? `(${r} === 0 && ${k.hi} === 0)` : `${r} === 0`;
+  /** A byte or word operand as a signed 32-bit number, for the signed comparisons. */
+  const signed = (v: string): string => (k.size === 1 ? `((${v} << 24) >> 24)` : k.size === 2 ? `((${v} << 16) >> 16)` : `(${v} | 0)`);
   if (k.op === LAZY_SUB && k.a !== undefined && k.b !== undefined) {
     const a = k.a, b = k.b;
     if (wide) {
@@ -77,8 +82,8 @@ export function foldCondition(cc: number, k: KnownResult): string | undefined {
       case 2: return `${a} < ${b}`; case 3: return `${a} >= ${b}`;
       case 6: return `${a} <= ${b}`; case 7: return `${a} > ${b}`;
       case 8: return neg; case 9: return `!(${neg})`;
-      case 0xc: return `(${a} | 0) < (${b} | 0)`; case 0xd: return `(${a} | 0) >= (${b} | 0)`;
-      case 0xe: return `(${a} | 0) <= (${b} | 0)`; case 0xf: return `(${a} | 0) > (${b} | 0)`;
+      case 0xc: return `${signed(a)} < ${signed(b)}`; case 0xd: return `${signed(a)} >= ${signed(b)}`;
+      case 0xe: return `${signed(a)} <= ${signed(b)}`; case 0xf: return `${signed(a)} > ${signed(b)}`;
       default: return undefined;
     }
   }
