@@ -268,3 +268,53 @@ t.test('compiled code skips NOP and the hint NOP (even with a memory operand) bu
   });
   t.equal(states[0].r0, '0:11', 'EAX and R8D swapped every time (20 swaps, +1 each)');
 });
+
+// A forward JMP within the page does not end a block in 64-bit code: the block
+// goes on at the target (block-builder.ts followedJump), skipping the bytes between.
+const FOLLOWED_JUMPS = `
+  mov eax, 1
+  mov rbx, 0x7fff0000
+  jmp 1f
+  ud2
+1:
+  add eax, 2
+  jmp 2f
+  .byte 0xff, 0xff, 0xff
+2:
+  add eax, 4
+  mov dword ptr [rbx], eax
+done:
+  nop
+`;
+
+t.test('a block that follows forward JMPs runs the instructions after them, and a fault there is precise', async (t) => {
+  const faultAt = labelAddress(FOLLOWED_JUMPS, 'done') - 2; // the 2-byte store before done
+  sameOnEveryTier(t, (m, tier) => {
+    runProgram(m, FOLLOWED_JUMPS);
+    t.equal(m.fault()?.vector, 14, `${tier}: #PF at the store`);
+    t.equal(m.cpu.rip, faultAt, `${tier}: RIP is the store's`);
+    t.equal(m.cpu.lo[0], 7, `${tier}: EAX holds the work before it, past both JMPs`);
+  });
+});
+
+// The JMP's target is an instruction that crosses into the next page: the block ends at the JMP as before.
+const JUMP_TO_PAGE_CROSSER = `
+  mov ecx, 3
+again:
+  jmp 1f
+  .org 0xffc
+1:
+  movabs rax, 0x1122334455667788
+  dec ecx
+  jnz again
+done:
+  nop
+`;
+
+t.test('a forward JMP to an instruction that crosses the page still jumps, on every tier', async (t) => {
+  const states = sameOnEveryTier(t, (m, tier) => {
+    const { doneAt } = runProgram(m, JUMP_TO_PAGE_CROSSER);
+    t.equal(m.cpu.rip, doneAt, `${tier}: reached done`);
+  });
+  t.equal(states[0].r0, '11223344:55667788', 'RAX loaded by the page-crossing MOV');
+});

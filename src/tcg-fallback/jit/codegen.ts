@@ -52,6 +52,8 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
   // NOP (90, unless REX.B makes it XCHG with r8 or F3 makes it PAUSE) and the hint NOP 0F 1F
   // (which touches no memory): nothing to do. Kernel code pads with them.
   if ((op === 0x90 && (i.rex & 1) === 0 && i.rep !== 0xf3) || op === 0x11f) return false;
+  // A JMP the block builder followed (block-builder.ts followedJump): the next instruction is its target.
+  if (!last && (op === 0xeb || op === 0xe9)) return false;
   // Register-register ALU 01/03/09/0B/.../39/3B (not ADC/SBB).
   if (op < 0x40 && (op & 7) <= 3 && (op & 4) === 0 && regOperand(i) && i.mod === 3) {
     const aluOp = (op >> 3) & 7;
