@@ -5,7 +5,7 @@
  * form and the segment on every run. Blocks run in tier 1 for their first
  * thousands of runs, and about a tenth of a Linux boot's instructions (a
  * third of its time) go through tier 1, most of them moves, pushes, pops,
- * calls, returns and register ALU operations.
+ * calls, returns, conditional branches and register ALU operations.
  *
  * Each memory form takes the TLB hit path itself (a canonical address in one
  * page, a RAM page, for stores one without cached code) and otherwise hands
@@ -17,7 +17,7 @@ import type { Cpu, Handler } from '../cpu';
 import type { DecodedInstruction } from '../decoder';
 import { SEG_FS } from '../cpu-constants';
 import { TLB_MASK, TLB_SIZE } from '../mmu';
-import { ALU_ADC, ALU_AND, ALU_CMP, ALU_SBB, aluBinary } from '../alu';
+import { ALU_ADC, ALU_AND, ALU_CMP, ALU_SBB, aluBinary, aluShift } from '../alu';
 
 const CANONICAL_LIMIT = 0x800000000000;
 
@@ -213,6 +213,28 @@ function ret64(generic: Handler): Handler {
   };
 }
 
+/** Jcc (short or near) in 64-bit code: JE/JNE test ZF alone, the rest ask LazyFlags.condition. */
+function jcc64(zero: boolean | undefined, generic: Handler): Handler {
+  return (cpu, i) => {
+    const f = cpu.flags;
+    const taken = zero === undefined ? f.condition(i.opcode & 0xf) : f.zf() === zero;
+    if (!taken) return;
+    const target = cpu.nextRip + i.imm;
+    if (target >= -CANONICAL_LIMIT && target < CANONICAL_LIMIT) cpu.nextRip = target;
+    else generic(cpu, i); // #GP
+  };
+}
+
+/** Shift or rotate (C1, D1) of a register by a constant count, at 4 or 8 bytes. */
+function shiftRegImm(size: 4 | 8): Handler {
+  return (cpu, i) => {
+    const f = cpu.flags, d = i.rm;
+    const r = aluShift(f, i.regField, size, cpu.lo[d], size === 8 ? cpu.hi[d] : 0, i.opcode === 0xc1 ? i.imm & 0xff : 1);
+    cpu.lo[d] = r;
+    cpu.hi[d] = size === 8 ? f.hi : 0;
+  };
+}
+
 /** The specialised handlers, made once per generic handler table (keyed by it). */
 interface Specialised {
   movRR64: [Handler, Handler];
@@ -228,6 +250,9 @@ interface Specialised {
   lea: Map<number, Handler>;
   call: Handler;
   ret: Handler;
+  /** JNE, JE, other conditions. */
+  jcc: [Handler, Handler, Handler];
+  shiftImm: Map<number, Handler>;
 }
 
 const bySize = (make: (size: 4 | 8) => Handler): Map<number, Handler> => new Map([[4, make(4)], [8, make(8)]]);
@@ -250,6 +275,8 @@ function specialisedFor(table: readonly Handler[]): Specialised {
       lea: bySize(lea64),
       call: callRel64(table[0xe8]),
       ret: ret64(table[0xc3]),
+      jcc: [jcc64(false, table[0x75]), jcc64(true, table[0x74]), jcc64(undefined, table[0x70])],
+      shiftImm: bySize(shiftRegImm),
     };
     made.set(table, s);
   }
@@ -276,6 +303,10 @@ export function tier1Handler(table: readonly Handler[], i: DecodedInstruction, c
     const s = specialisedFor(table);
     return op < 0x58 ? s.push : s.pop;
   }
+  if (((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) && i.opSize === 8) {
+    const cc = op & 0xf;
+    return specialisedFor(table).jcc[cc === 5 ? 0 : cc === 4 ? 1 : 2];
+  }
   if (op === 0xe8 && i.opSize === 8) return specialisedFor(table).call;
   if (op === 0xc3 && i.opSize === 8) return specialisedFor(table).ret;
   if (i.opSize !== 4 && i.opSize !== 8) return generic;
@@ -289,6 +320,7 @@ export function tier1Handler(table: readonly Handler[], i: DecodedInstruction, c
     return specialisedFor(table).aluRR[alu * 4 + (wide ? 2 : 0) + ((op & 2) === 0 ? 1 : 0)];
   }
   if (op === 0x85) return specialisedFor(table).testRR.get(i.opSize) as Handler;
+  if (op === 0xc1 || op === 0xd1) return specialisedFor(table).shiftImm.get(i.opSize) as Handler;
   if ((op === 0x81 || op === 0x83) && i.regField !== ALU_ADC && i.regField !== ALU_SBB) return specialisedFor(table).aluImm.get(i.opSize) as Handler;
   return generic;
 }
