@@ -17,7 +17,8 @@ import type { Cpu, Handler } from '../cpu';
 import type { DecodedInstruction } from '../decoder';
 import { SEG_FS } from '../cpu-constants';
 import { TLB_MASK, TLB_SIZE } from '../mmu';
-import { ALU_ADC, ALU_AND, ALU_CMP, ALU_SBB, aluBinary, aluShift } from '../alu';
+import { ALU_AND, aluShift } from '../alu';
+import { hasTier1Alu, tier1Alu } from './tier1-alu';
 
 const CANONICAL_LIMIT = 0x800000000000;
 
@@ -133,35 +134,6 @@ function pop64(generic: Handler): Handler {
   };
 }
 
-/**
- * ALU op (ADD, OR, AND, SUB, XOR, CMP; not ADC/SBB) on two registers at 4 or
- * 8 bytes; `rmIsDest`: the 01/09/.. forms (r/m, reg), else 03/0B/.. (reg, r/m).
- */
-function aluRegReg(op: number, size: 4 | 8, rmIsDest: boolean): Handler {
-  return (cpu, i) => {
-    const d = rmIsDest ? i.rm : i.reg, s = rmIsDest ? i.reg : i.rm;
-    const f = cpu.flags;
-    const r = aluBinary(f, op, size, cpu.lo[d], size === 8 ? cpu.hi[d] : 0, cpu.lo[s], size === 8 ? cpu.hi[s] : 0);
-    if (op !== ALU_CMP) { cpu.lo[d] = r; cpu.hi[d] = size === 8 ? f.hi : 0; }
-  };
-}
-
-/** TEST r/m, reg on two registers. */
-function testRegReg(size: 4 | 8): Handler {
-  return (cpu, i) => {
-    aluBinary(cpu.flags, ALU_AND, size, cpu.lo[i.rm], size === 8 ? cpu.hi[i.rm] : 0, cpu.lo[i.reg], size === 8 ? cpu.hi[i.reg] : 0);
-  };
-}
-
-/** Group 1 (81, 83) on a register: the immediate is sign-extended to the operand size. */
-function aluRegImm(size: 4 | 8): Handler {
-  return (cpu, i) => {
-    const op = i.regField, d = i.rm, f = cpu.flags;
-    const r = aluBinary(f, op, size, cpu.lo[d], size === 8 ? cpu.hi[d] : 0, i.imm >>> 0, size === 8 && i.imm < 0 ? 0xffffffff : 0);
-    if (op !== ALU_CMP) { cpu.lo[d] = r; cpu.hi[d] = size === 8 ? f.hi : 0; }
-  };
-}
-
 /** LEA with 64-bit addressing: the address's exact halves (not canonicalised). */
 function lea64(size: 4 | 8): Handler {
   return (cpu, i) => {
@@ -243,10 +215,6 @@ interface Specialised {
   store: Map<number, Handler>;
   push: Handler;
   pop: Handler;
-  /** By ALU op * 4 + (size === 8 ? 2 : 0) + (rm is the destination ? 1 : 0). */
-  aluRR: Handler[];
-  testRR: Map<number, Handler>;
-  aluImm: Map<number, Handler>;
   lea: Map<number, Handler>;
   call: Handler;
   ret: Handler;
@@ -269,9 +237,6 @@ function specialisedFor(table: readonly Handler[]): Specialised {
       store: bySize((size) => movStore(size, table[0x89])),
       push: push64(table[0x50]),
       pop: pop64(table[0x58]),
-      aluRR: Array.from({ length: 32 }, (_, k) => aluRegReg(k >> 2, (k & 2) !== 0 ? 8 : 4, (k & 1) !== 0)),
-      testRR: bySize(testRegReg),
-      aluImm: bySize(aluRegImm),
       lea: bySize(lea64),
       call: callRel64(table[0xe8]),
       ret: ret64(table[0xc3]),
@@ -310,17 +275,13 @@ export function tier1Handler(table: readonly Handler[], i: DecodedInstruction, c
   if (op === 0xe8 && i.opSize === 8) return specialisedFor(table).call;
   if (op === 0xc3 && i.opSize === 8) return specialisedFor(table).ret;
   if (i.opSize !== 4 && i.opSize !== 8) return generic;
-  const wide = i.opSize === 8;
-  if (op === 0x8d && i.addrSize === 8 && i.mod !== 3) return specialisedFor(table).lea.get(i.opSize) as Handler;
+  const size = i.opSize;
+  if (op === 0x8d && i.addrSize === 8 && i.mod !== 3) return specialisedFor(table).lea.get(size) as Handler;
   if (i.mod !== 3) return generic;
   // ALU r/m, reg (01, 09, ..., 39) and reg, r/m (03, 0B, ..., 3B), but not ADC/SBB (they read CF first).
-  if (op < 0x40 && (op & 5) === 1) {
-    const alu = op >> 3;
-    if (alu === ALU_ADC || alu === ALU_SBB) return generic;
-    return specialisedFor(table).aluRR[alu * 4 + (wide ? 2 : 0) + ((op & 2) === 0 ? 1 : 0)];
-  }
-  if (op === 0x85) return specialisedFor(table).testRR.get(i.opSize) as Handler;
-  if (op === 0xc1 || op === 0xd1) return specialisedFor(table).shiftImm.get(i.opSize) as Handler;
-  if ((op === 0x81 || op === 0x83) && i.regField !== ALU_ADC && i.regField !== ALU_SBB) return specialisedFor(table).aluImm.get(i.opSize) as Handler;
+  if (op < 0x40 && (op & 5) === 1) return hasTier1Alu(op >> 3) ? tier1Alu(op >> 3, size, (op & 2) === 0 ? 'rm,reg' : 'reg,rm') : generic;
+  if (op === 0x85) return tier1Alu(ALU_AND, size, 'test');
+  if (op === 0xc1 || op === 0xd1) return specialisedFor(table).shiftImm.get(size) as Handler;
+  if ((op === 0x81 || op === 0x83) && hasTier1Alu(i.regField)) return tier1Alu(i.regField, size, 'rm,imm');
   return generic;
 }
