@@ -30,6 +30,8 @@ export function compileThresholdFromEnv(): number {
  * runs each, 2026-11-25, with registers in locals): 2000: 27.1/27.1 s, 5000: 26.1/26.2 s,
  * 10000: 24.8/25.2 s, 20000: 26.3/25.5 s, 40000: 28.4/27.9 s. Guest-to-host TCP: 0.35
  * MB/s at 10000 against 0.31 at 5000. (Earlier, slower generated code: 20, 300 and
- * 2000 took 235, 88 and 44 s.)
+ * 2000 took 235, 88 and 44 s.) Once tier 1 ran specialised handlers (tier1-handlers.ts,
+ * third session) the best moved up a little: boot to the /init marker, 10000:
+ * 18.3/17.8 s, 15000: 18.0/17.7/17.4 s, 25000: 17.9/17.9 s.
  */
-export const DEFAULT_COMPILE_THRESHOLD = 10000;
+export const DEFAULT_COMPILE_THRESHOLD = 15000;
