@@ -159,16 +159,19 @@ export class BlockRunner {
   private lookup(prev: Block | undefined): Block | undefined {
     const cpu = this.cpu;
     const rip = cpu.rip;
-    const cs = cpu.segs[SEG_CS];
-    if (prev === undefined) return this.find(rip, cs);
+    if (prev === undefined) return this.find(rip, cpu.segs[SEG_CS]);
     const slot: ChainSlot = rip === prev.fallRip ? prev.chainFall : prev.chainOther;
     const mmu = cpu.mmu;
     const generation = mmu.generation;
-    // ChainSlot.follow, written out: this runs once per block transition.
+    // ChainSlot.follow, written out: this runs once per block transition. 64-bit code ignores CS's base and limit.
     const c = slot.target;
     if (c !== undefined && c.valid && c.rip === rip && c.codeSize === cpu.codeSize && slot.cpl === cpu.cpl
-      && slot.generation === (slot.global ? mmu.globalGeneration : generation) && slot.csBase === cs.base
-      && (c.codeSize === 8 || c.lastOffset <= cs.limit)) return c;
+      && slot.generation === (slot.global ? mmu.globalGeneration : generation)) {
+      if (c.codeSize === 8) return c;
+      const cs = cpu.segs[SEG_CS];
+      if (slot.csBase === cs.base && c.lastOffset <= cs.limit) return c;
+    }
+    const cs = cpu.segs[SEG_CS];
     const b = this.find(rip, cs);
     // find() may have filled the TLB (no flush, so the generation is unchanged) or raised #PF (no link made).
     if (b !== undefined) {

@@ -92,6 +92,34 @@ function movStore(size: 4 | 8, generic: Handler): Handler {
   };
 }
 
+/** MOVZX reg, byte or word [mem] (0F B6, 0F B7): the register gets the zero-extended value at any operand size. */
+function movzxLoad(bytes: 1 | 2, generic: Handler): Handler {
+  return (cpu, i) => {
+    const lin = address64(cpu, i);
+    const idx = readSlot(cpu, lin, bytes);
+    if (idx < 0) { generic(cpu, i); return; }
+    const mmu = cpu.mmu;
+    const view = mmu.views[idx] as DataView;
+    const p = mmu.offsets[idx] + (lin & 4095);
+    cpu.lo[i.reg] = bytes === 1 ? view.getUint8(p) : view.getUint16(p, true);
+    cpu.hi[i.reg] = 0;
+  };
+}
+
+/** MOV [mem], imm32 (C7 /0) at 4 or 8 bytes (sign-extended to 64 bits). */
+function movStoreImm(size: 4 | 8, generic: Handler): Handler {
+  return (cpu, i) => {
+    const lin = address64(cpu, i);
+    const idx = writeSlot(cpu, lin, size);
+    if (idx < 0) { generic(cpu, i); return; }
+    const mmu = cpu.mmu;
+    const view = mmu.views[idx] as DataView;
+    const p = mmu.offsets[idx] + (lin & 4095);
+    view.setUint32(p, i.imm >>> 0, true);
+    if (size === 8) view.setUint32(p + 4, i.imm < 0 ? 0xffffffff : 0, true);
+  };
+}
+
 /** The stack pointer as a 64-bit linear address (SS has base 0 in 64-bit mode). */
 function stackTop(cpu: Cpu): number {
   return (cpu.hi[4] | 0) * 4294967296 + cpu.lo[4];
@@ -221,6 +249,8 @@ interface Specialised {
   /** JNE, JE, other conditions. */
   jcc: [Handler, Handler, Handler];
   shiftImm: Map<number, Handler>;
+  movzx: [Handler, Handler];
+  storeImm: Map<number, Handler>;
 }
 
 const bySize = (make: (size: 4 | 8) => Handler): Map<number, Handler> => new Map([[4, make(4)], [8, make(8)]]);
@@ -242,6 +272,8 @@ function specialisedFor(table: readonly Handler[]): Specialised {
       ret: ret64(table[0xc3]),
       jcc: [jcc64(false, table[0x75]), jcc64(true, table[0x74]), jcc64(undefined, table[0x70])],
       shiftImm: bySize(shiftRegImm),
+      movzx: [movzxLoad(1, table[0x1b6]), movzxLoad(2, table[0x1b7])],
+      storeImm: bySize((size) => movStoreImm(size, table[0xc7])),
     };
     made.set(table, s);
   }
@@ -277,6 +309,10 @@ export function tier1Handler(table: readonly Handler[], i: DecodedInstruction, c
   if (i.opSize !== 4 && i.opSize !== 8) return generic;
   const size = i.opSize;
   if (op === 0x8d && i.addrSize === 8 && i.mod !== 3) return specialisedFor(table).lea.get(size) as Handler;
+  // Memory forms below address through DS/ES/SS/CS, whose base is 0 in 64-bit mode.
+  const flatMemory = i.mod !== 3 && i.addrSize === 8 && i.segment < SEG_FS;
+  if ((op === 0x1b6 || op === 0x1b7) && flatMemory) return specialisedFor(table).movzx[op === 0x1b6 ? 0 : 1];
+  if (op === 0xc7 && i.regField === 0 && flatMemory) return specialisedFor(table).storeImm.get(size) as Handler;
   if (i.mod !== 3) return generic;
   // ALU r/m, reg (01, 09, ..., 39) and reg, r/m (03, 0B, ..., 3B), but not ADC/SBB (they read CF first).
   if (op < 0x40 && (op & 5) === 1) return hasTier1Alu(op >> 3) ? tier1Alu(op >> 3, size, (op & 2) === 0 ? 'rm,reg' : 'reg,rm') : generic;
