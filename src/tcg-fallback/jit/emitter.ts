@@ -304,8 +304,7 @@ export class Emitter {
    * canonical), so a hit needs no call. Anything else (FS/GS, misses, MMIO,
    * page-crossing, non-canonical, 16/32-bit code) takes cpu.read, the
    * interpreter's path. Returns the names of the low and high halves (the
-   * high half is '0'-valued unless size is 8); 8-byte loads also leave the
-   * high half in cpu.vhi.
+   * high half is '0'-valued unless size is 8).
    */
   load(seg: number, ea: string, size: number): [string, string] {
     const a = this.fresh(), v = this.fresh(), vh = this.fresh();
@@ -320,7 +319,6 @@ export class Emitter {
       `const ${vpn} = Math.floor(${a} / 4096), ${idx} = ${this.tlbBase()} + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
       `if (T.tagRead[${idx}] === ${vpn} && ${view} !== undefined) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; break ${done}; } }`,
       `${slow} }`);
-    if (size === 8) this.out.push(`cpu.vhi = ${vh};`);
     return [v, vh];
   }
 
