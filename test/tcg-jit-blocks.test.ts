@@ -318,3 +318,42 @@ t.test('a forward JMP to an instruction that crosses the page still jumps, on ev
   });
   t.equal(states[0].r0, '11223344:55667788', 'RAX loaded by the page-crossing MOV');
 });
+
+// FS/GS-relative accesses in 64-bit code take the inline TLB path with the segment's base,
+// read at block entry (WRMSR, SWAPGS and segment loads end a block). The JMP ends the last
+// block before done, so it runs compiled in the compiled tier. No RAX operands: those would
+// assemble to the moffs forms (A1/A3), which take a handler. The first loads put the pages
+// of the offsets alone in the TLB, so leaving out the base would read the wrong page.
+const GS_ACCESSES = `
+  mov r8, qword ptr [0x10]
+  mov r9, qword ptr [0x30010]
+  mov rdi, qword ptr gs:[0x10]
+  mov qword ptr gs:[0x18], rdi
+  mov ecx, 0xc0000101
+  mov eax, 0x30000
+  xor edx, edx
+  wrmsr
+  mov rbx, qword ptr gs:[0x10]
+  mov qword ptr gs:[0x20], rbx
+  mov rsi, qword ptr fs:[0x8]
+  jmp 2f
+2:
+done:
+  nop
+`;
+
+t.test('FS/GS loads and stores in compiled code add the segment base, the new one after a WRMSR to GS_BASE', async (t) => {
+  const states = sameOnEveryTier(t, (m, tier) => {
+    m.cpu.segs[5].base = 0x20000;
+    m.cpu.segs[4].base = 0x40000;
+    m.mem.writeU32(0x20010, 0x11111111); m.mem.writeU32(0x20014, 0x2222);
+    m.mem.writeU32(0x30010, 0x33333333); m.mem.writeU32(0x30014, 0x4444);
+    m.mem.writeU32(0x40008, 0x55555555);
+    runProgram(m, GS_ACCESSES);
+    t.notOk(m.fault(), `${tier}: no fault`);
+    t.equal(m.mem.readU32(0x20018), 0x11111111, `${tier}: stored through the first GS base`);
+    t.equal(m.mem.readU32(0x30020), 0x33333333, `${tier}: loaded and stored through the GS base WRMSR set`);
+  });
+  t.equal(states[0].r3, '4444:33333333', 'RBX loaded through the new GS base');
+  t.equal(states[0].r6, '0:55555555', 'RSI loaded through the FS base');
+});

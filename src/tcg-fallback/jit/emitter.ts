@@ -300,46 +300,63 @@ export class Emitter {
 
   /**
    * A load of `size` (1, 2, 4 or 8) bytes with the TLB hit path inlined: in
-   * 64-bit code with a DS/ES/SS operand the linear address is the offset (if
-   * canonical), so a hit needs no call. Anything else (FS/GS, misses, MMIO,
-   * page-crossing, non-canonical, 16/32-bit code) takes cpu.read, the
-   * interpreter's path. Returns the names of the low and high halves (the
-   * high half is '0'-valued unless size is 8).
+   * 64-bit code the linear address is the offset (DS/ES/SS) or the offset
+   * plus the FS/GS base, so a hit on a canonical address needs no call.
+   * Anything else (misses, MMIO, page-crossing, non-canonical, FS/GS outside
+   * 64-bit code, non-flat segments) takes cpu.read, the interpreter's path.
+   * Returns the names of the low and high halves (the high half is '0'-valued
+   * unless size is 8).
    */
   load(seg: number, ea: string, size: number): [string, string] {
     const a = this.fresh(), v = this.fresh(), vh = this.fresh();
     const slow = this.slow(`${v} = cpu.read(${seg}, ${a}, ${size}); ${vh} = ${size === 8 ? 'cpu.vhi' : '0'};`);
     this.out.push(`const ${a} = ${ea}; let ${v}, ${vh};`);
-    const direct = this.directLinear(seg, a, size);
-    if (direct === undefined) { this.out.push(slow); return [v, vh]; }
+    const lin = this.linearOf(seg, a);
+    const direct = lin === undefined ? undefined : this.directLinear(seg, lin, size);
+    if (lin === undefined || direct === undefined) { this.out.push(slow); return [v, vh]; }
     const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
     const get = size === 1 ? `${view}.getUint8(${p})` : size === 2 ? `${view}.getUint16(${p}, true)` : `${view}.getUint32(${p}, true)`;
     const done = this.fresh();
     this.out.push(`${done}: { if (${direct}) {`,
-      `const ${vpn} = Math.floor(${a} / 4096), ${idx} = ${this.tlbBase()} + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
-      `if (T.tagRead[${idx}] === ${vpn} && ${view} !== undefined) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; break ${done}; } }`,
+      `const ${vpn} = Math.floor(${lin} / 4096), ${idx} = ${this.tlbBase()} + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
+      `if (T.tagRead[${idx}] === ${vpn} && ${view} !== undefined) { const ${p} = T.offsets[${idx}] + (${lin} & 4095); ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; break ${done}; } }`,
       `${slow} }`);
     return [v, vh];
   }
 
   /**
-   * The condition under which the segment offset `a` is itself the linear
-   * address and the access stays within one page, so the TLB hit path may
-   * be taken inline; undefined when it never is (FS/GS, whose bases are
-   * added by cpu.read). In 64-bit code: a canonical address. Elsewhere: a
-   * flat data segment (base 0, limit 4 GiB, expand-up, writable, usable),
-   * for which Cpu.linear's checks can never fail.
+   * The linear address of the segment offset in local `a`, for the inline
+   * path: `a` itself for DS/ES/SS/CS; in 64-bit code, for FS/GS, a new local
+   * with the segment's base added (hoisted as sb4/sb5, see guardStatements;
+   * both are canonical, so the sum is exact); undefined for FS/GS elsewhere.
    */
-  private directLinear(seg: number, a: string, size: number): string | undefined {
+  private linearOf(seg: number, a: string): string | undefined {
+    if (seg < 4) return a;
+    if (this.block.codeSize !== 8) return undefined;
+    this.segBases.add(seg);
+    const l = this.fresh();
+    this.out.push(`const ${l} = ${a} + sb${seg};`);
+    return l;
+  }
+
+  /**
+   * The condition under which the linear address `lin` (see linearOf) may
+   * take the TLB hit path inline: it stays within one page and, in 64-bit
+   * code, is canonical; elsewhere the data segment is flat (base 0, limit
+   * 4 GiB, expand-up, writable, usable), for which Cpu.linear's checks can
+   * never fail.
+   */
+  private directLinear(seg: number, lin: string, size: number): string | undefined {
+    const page = `(${lin} & 4095) <= ${4096 - size}`;
+    if (this.block.codeSize === 8) return `${lin} >= -140737488355328 && ${lin} + ${size - 1} < 140737488355328 && ${page}`;
     if (seg >= 4) return undefined;
-    const page = `(${a} & 4095) <= ${4096 - size}`;
-    if (this.block.codeSize === 8) return `${a} >= -140737488355328 && ${a} + ${size - 1} < 140737488355328 && ${page}`;
     this.flatGuards.add(seg);
     return `g${seg} && ${page}`;
   }
 
-  /** Segments whose flatness the code tests (g0..g3), and whether it reads the TLB half of the CPL (tb). */
+  /** Segments whose flatness the code tests (g0..g3), FS/GS whose bases it adds (sb4, sb5), and whether it reads the TLB half of the CPL (tb). */
   private readonly flatGuards = new Set<number>();
+  private readonly segBases = new Set<number>();
   private usesTlbBase = false;
 
   /** The TLB half for the current privilege level: user entries follow the supervisor ones. */
@@ -359,13 +376,14 @@ export class Emitter {
       const sc = `cpu.segs[${seg}]`;
       return `g${seg} = ${sc}.base === 0 && ${sc}.limit === 4294967295 && (${sc}.type & 14) === 2 && ${sc}.s && !${sc}.unusable;`;
     });
+    for (const seg of this.segBases) parts.push(`sb${seg} = cpu.segs[${seg}].base;`);
     if (this.usesTlbBase) parts.push(`tb = cpu.cpl === 3 ? ${TLB_SIZE} : 0;`);
     return parts.join(' ');
   }
 
   /** Declarations of the hoisted guards, for the function's prologue ('' when none is used). */
   guardDeclarations(): string {
-    const names = [...[...this.flatGuards].map((seg) => `g${seg}`), ...(this.usesTlbBase ? ['tb'] : [])];
+    const names = [...[...this.flatGuards].map((seg) => `g${seg}`), ...[...this.segBases].map((seg) => `sb${seg}`), ...(this.usesTlbBase ? ['tb'] : [])];
     return names.length === 0 ? '' : `let ${names.join(', ')}; ${this.guardStatements()}`;
   }
 
@@ -374,14 +392,15 @@ export class Emitter {
     const a = this.fresh();
     const slow = this.slow(`cpu.write(${seg}, ${a}, ${size}, ${v}, ${vh});`);
     this.out.push(`const ${a} = ${ea};`);
-    const direct = this.directLinear(seg, a, size);
-    if (direct === undefined) { this.out.push(slow); return; }
+    const lin = this.linearOf(seg, a);
+    const direct = lin === undefined ? undefined : this.directLinear(seg, lin, size);
+    if (lin === undefined || direct === undefined) { this.out.push(slow); return; }
     const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
     const set = size === 1 ? `${view}.setUint8(${p}, ${v});` : size === 2 ? `${view}.setUint16(${p}, ${v}, true);` : `${view}.setUint32(${p}, ${v} >>> 0, true);`;
     const done = this.fresh();
     this.out.push(`${done}: { if (${direct}) {`,
-      `const ${vpn} = Math.floor(${a} / 4096), ${idx} = ${this.tlbBase()} + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
-      `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) { const ${p} = T.offsets[${idx}] + (${a} & 4095); ${set} ${size === 8 ? `${view}.setUint32(${p} + 4, ${vh} >>> 0, true);` : ''} break ${done}; } }`,
+      `const ${vpn} = Math.floor(${lin} / 4096), ${idx} = ${this.tlbBase()} + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
+      `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) { const ${p} = T.offsets[${idx}] + (${lin} & 4095); ${set} ${size === 8 ? `${view}.setUint32(${p} + 4, ${vh} >>> 0, true);` : ''} break ${done}; } }`,
       `${slow} }`);
   }
 
