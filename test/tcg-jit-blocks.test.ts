@@ -357,3 +357,40 @@ t.test('FS/GS loads and stores in compiled code add the segment base, the new on
   t.equal(states[0].r3, '4444:33333333', 'RBX loaded through the new GS base');
   t.equal(states[0].r6, '0:55555555', 'RSI loaded through the FS base');
 });
+
+// Read-modify-write of memory (ALU to memory, INC/DEC, through GS as per-CPU counters are)
+// takes the inline path in compiled code; the first loads fill the TLB for the offsets alone.
+const MEMORY_RMW = `
+  mov r8, qword ptr [0x10]
+  mov rbx, 0x20100
+  add qword ptr [rbx], 5
+  sub dword ptr [rbx + 8], 3
+  or qword ptr [rbx + 16], rbx
+  inc dword ptr gs:[0x10]
+  dec qword ptr gs:[0x18]
+  add dword ptr gs:[0x20], 0x7f
+  setz cl
+  jmp 2f
+2:
+done:
+  nop
+`;
+
+t.test('memory read-modify-writes in compiled code, also GS-relative, change the right bytes', async (t) => {
+  sameOnEveryTier(t, (m, tier) => {
+    m.cpu.segs[5].base = 0x20000;
+    m.mem.writeU32(0x20100, 0xfffffffe); m.mem.writeU32(0x20104, 7);
+    m.mem.writeU32(0x20108, 1);
+    m.mem.writeU32(0x20010, 41); m.mem.writeU32(0x20018, 0); m.mem.writeU32(0x2001c, 0);
+    m.mem.writeU32(0x20020, 0xffffff81);
+    runProgram(m, MEMORY_RMW);
+    t.notOk(m.fault(), `${tier}: no fault`);
+    t.same([m.mem.readU32(0x20100), m.mem.readU32(0x20104)], [3, 8], `${tier}: ADD carried into the high dword`);
+    t.equal(m.mem.readU32(0x20108), 0xfffffffe, `${tier}: SUB wrapped`);
+    t.equal(m.mem.readU32(0x20110), 0x20100, `${tier}: OR wrote the register`);
+    t.equal(m.mem.readU32(0x20010), 42, `${tier}: INC through GS`);
+    t.same([m.mem.readU32(0x20018), m.mem.readU32(0x2001c)], [0xffffffff, 0xffffffff], `${tier}: DEC through GS borrowed`);
+    t.equal(m.mem.readU32(0x20020), 0, `${tier}: ADD through GS wrapped to zero`);
+    t.equal(m.cpu.lo[1] & 0xff, 1, `${tier}: and set ZF`);
+  });
+});

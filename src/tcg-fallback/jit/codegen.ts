@@ -23,7 +23,7 @@ import type { DecodedInstruction } from '../decoder';
 import type { LazyFlags } from '../lazy-flags';
 import type { Block } from './block';
 import type { BlockCache } from './block-cache';
-import { ALU_AND, ALU_CMP, Emitter, KnownResult, canonical, foldCondition } from './emitter';
+import { ALU_AND, Emitter, canonical, foldCondition } from './emitter';
 import { emitArith } from './emit-arith';
 import { emitData } from './emit-data';
 import { emitStack } from './emit-stack';
@@ -76,40 +76,7 @@ function emitInstruction(e: Emitter, block: Block, k: number): boolean {
       if (e.alu(aluOp, size, dest, `lo[${dest}]`, size === 8 ? `hi[${dest}]` : '0', `${immLo}`, `${immHi}`, true)) return false;
     }
   }
-  // ALU with a memory operand: 01/03/.../39/3B (not ADC/SBB) and group 1 (81, 83), 32/64-bit.
-  const modrmAlu = op < 0x40 && (op & 7) <= 3 && (op & 4) === 0 && regOperand(i);
-  const immAlu = op === 0x81 || op === 0x83;
-  if ((modrmAlu || immAlu) && i.mod !== 3 && (i.opSize === 4 || i.opSize === 8)) {
-    const aluOp = immAlu ? i.regField : (op >> 3) & 7;
-    if (aluOp !== 2 && aluOp !== 3) {
-      const s = i.opSize;
-      out.push(e.precise(k));
-      const ea = e.ea(i, next) ?? `cpu.effectiveAddress(ins[${k}])`;
-      const m = e.fresh(), mh = e.fresh();
-      if (!immAlu && (op & 2) !== 0) {
-        // reg = reg op mem
-        const [mv, mvh] = e.load(i.segment, ea, s);
-        e.alu(aluOp, s, i.reg, `lo[${i.reg}]`, s === 8 ? `hi[${i.reg}]` : '0', mv, mvh, true);
-      } else {
-        const bLo = immAlu ? `${i.imm >>> 0}` : `lo[${i.reg}]`;
-        const bHi = s !== 8 ? '0' : immAlu ? `${i.imm < 0 ? 0xffffffff : 0}` : `hi[${i.reg}]`;
-        if (aluOp === ALU_CMP) {
-          const [mv, mvh] = e.load(i.segment, ea, s);
-          e.alu(aluOp, s, -1, mv, mvh, bLo, bHi, false);
-        } else {
-          // Read-modify-write: the write is checked before the read, as readRmForWrite does.
-          const lin = e.fresh();
-          out.push(`const ${lin} = cpu.linear(${i.segment}, ${ea}, ${s}, true); cpu.probeWrite(${lin}, ${s});`);
-          out.push(`const ${m} = cpu.readLinear(${lin}, ${s}), ${mh} = ${s === 8 ? 'cpu.vhi' : '0'};`);
-          e.alu(aluOp, s, -1, m, mh, bLo, bHi, false);
-          const res = e.known as KnownResult;
-          out.push(`cpu.writeLinear(${lin}, ${s}, ${res.lo}, ${res.hi ?? '0'});`);
-          if (!last) out.push(`if (!b.valid) { cpu.rip = ${next}; return n + ${k + 1}; }`);
-        }
-      }
-      return false;
-    }
-  }
+  // ALU with a memory operand (load, compare, or read-modify-write with the TLB hit path inline): emit-data.ts.
   // MOV r/m, imm32 to memory (C7 /0).
   if (op === 0xc7 && i.mod !== 3 && i.regField === 0 && (i.opSize === 4 || i.opSize === 8)) {
     const s = i.opSize;

@@ -175,7 +175,7 @@ interface Rmw { v: string; vh: string; write(r: string, rh: string): void }
  * so a fault leaves nothing half done. The caller emits afterStore() once
  * every register the instruction writes is written.
  *
- * In 64-bit code with a DS/ES/SS operand, a hit in the TLB's write tags on
+ * In 64-bit code (any data segment; FS/GS add their base), a hit in the TLB's write tags on
  * a RAM page without cached code (the conditions of Emitter.store's fast
  * path) reads and writes the host view directly: such a hit proves the
  * write cannot fault, and a writable page is readable. Anything else takes
@@ -199,16 +199,18 @@ function openMemoryRmw(s: Site, size: number, seg: number, offset: string): Rmw 
   const slowWrite = (r: string, rh: string): string => `cpu.writeLinear(${lin}, ${size}, ${r}, ${size === 8 ? rh : '0'});`;
   const a = e.fresh();
   out.push(`const ${a} = ${offset}; let ${lin} = 0, ${v}, ${vh};`);
-  if (s.e.block.codeSize !== 8 || seg >= 4) {
+  // 64-bit code: the linear address is the offset, or the offset plus the FS/GS base (per-CPU variables).
+  const l = s.e.block.codeSize === 8 ? e.linearOf(seg, a) : undefined;
+  if (l === undefined) {
     out.push(slowRead.replace('$A', a));
     return { v, vh, write: (r, rh) => out.push(slowWrite(r, rh)) };
   }
   const vpn = e.fresh(), idx = e.fresh(), view = e.fresh(), p = e.fresh();
   const get = size === 1 ? `${view}.getUint8(${p})` : size === 2 ? `${view}.getUint16(${p}, true)` : `${view}.getUint32(${p}, true)`;
   out.push(`let ${view}, ${p} = -1;`,
-    `if (${a} >= -140737488355328 && ${a} + ${size - 1} < 140737488355328 && (${a} & 4095) <= ${4096 - size}) {`,
-    `const ${vpn} = Math.floor(${a} / 4096), ${idx} = ${e.tlbBase()} + (${vpn} & ${TLB_MASK}); ${view} = T.views[${idx}];`,
-    `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) ${p} = T.offsets[${idx}] + (${a} & 4095); }`,
+    `if (${l} >= -140737488355328 && ${l} + ${size - 1} < 140737488355328 && (${l} & 4095) <= ${4096 - size}) {`,
+    `const ${vpn} = Math.floor(${l} / 4096), ${idx} = ${e.tlbBase()} + (${vpn} & ${TLB_MASK}); ${view} = T.views[${idx}];`,
+    `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) ${p} = T.offsets[${idx}] + (${l} & 4095); }`,
     `if (${p} >= 0) { ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; } else { ${slowRead.replace('$A', a)} }`);
   const set = (r: string, rh: string): string => {
     switch (size) {

@@ -330,7 +330,7 @@ export class Emitter {
    * with the segment's base added (hoisted as sb4/sb5, see guardStatements;
    * both are canonical, so the sum is exact); undefined for FS/GS elsewhere.
    */
-  private linearOf(seg: number, a: string): string | undefined {
+  linearOf(seg: number, a: string): string | undefined {
     if (seg < 4) return a;
     if (this.block.codeSize !== 8) return undefined;
     this.segBases.add(seg);
