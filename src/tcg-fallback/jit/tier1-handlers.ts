@@ -22,34 +22,40 @@ import { hasTier1Alu, tier1Alu } from './tier1-alu';
 
 const CANONICAL_LIMIT = 0x800000000000;
 
-/** The 64-bit effective address of a ModRM memory operand (Cpu.effectiveAddress without its eaLo/eaHi outputs). */
-function address64(cpu: Cpu, i: DecodedInstruction): number {
-  if (i.ripRelative) return cpu.nextRip + i.disp;
-  let lo = i.disp >>> 0;
-  let hi = i.disp < 0 ? -1 : 0;
-  if (i.base >= 0) { lo += cpu.lo[i.base]; hi += cpu.hi[i.base]; }
-  if (i.index >= 0) { const m = 1 << i.scale; lo += cpu.lo[i.index] * m; hi += cpu.hi[i.index] * m; }
-  return ((hi + Math.floor(lo / 4294967296)) | 0) * 4294967296 + (lo >>> 0);
+/**
+ * The TLB slot for `size` bytes at linear address `lin` when they are
+ * canonical and within one page, else -1 (the generic handler then raises
+ * the fault or splits the access).
+ */
+function slotFor(cpu: Cpu, lin: number, size: number): number {
+  if (lin < -CANONICAL_LIMIT || lin + size > CANONICAL_LIMIT || (lin & 4095) > 4096 - size) return -1;
+  return (cpu.cpl === 3 ? TLB_SIZE : 0) + (Math.floor(lin / 4096) & TLB_MASK);
 }
 
 /** TLB slot of a read of `size` bytes at linear `lin` that hits a RAM page, or -1. */
 function readSlot(cpu: Cpu, lin: number, size: number): number {
-  if (lin < -CANONICAL_LIMIT || lin + size > CANONICAL_LIMIT || (lin & 4095) > 4096 - size) return -1;
+  const idx = slotFor(cpu, lin, size);
   const mmu = cpu.mmu;
-  const vpn = Math.floor(lin / 4096);
-  const idx = (cpu.cpl === 3 ? TLB_SIZE : 0) + (vpn & TLB_MASK);
-  return mmu.tagRead[idx] === vpn && mmu.views[idx] !== undefined ? idx : -1;
+  return idx >= 0 && mmu.tagRead[idx] === Math.floor(lin / 4096) && mmu.views[idx] !== undefined ? idx : -1;
 }
 
 /** TLB slot of a write that hits a RAM page holding no cached code, or -1. */
 function writeSlot(cpu: Cpu, lin: number, size: number): number {
-  if (lin < -CANONICAL_LIMIT || lin + size > CANONICAL_LIMIT || (lin & 4095) > 4096 - size) return -1;
+  const idx = slotFor(cpu, lin, size);
   const mmu = cpu.mmu;
-  const vpn = Math.floor(lin / 4096);
-  const idx = (cpu.cpl === 3 ? TLB_SIZE : 0) + (vpn & TLB_MASK);
-  if (mmu.tagWrite[idx] !== vpn || mmu.views[idx] === undefined) return -1;
+  if (idx < 0 || mmu.tagWrite[idx] !== Math.floor(lin / 4096) || mmu.views[idx] === undefined) return -1;
   const jit = cpu.jit;
   return jit !== undefined && jit.cache.codePages[mmu.physPages[idx] / 4096] === 1 ? -1 : idx;
+}
+
+/** The host view of a TLB slot that readSlot or writeSlot found. */
+function slotView(cpu: Cpu, idx: number): DataView {
+  return cpu.mmu.views[idx] as DataView;
+}
+
+/** The byte offset of linear address `lin` in slotView(cpu, idx). */
+function slotOffset(cpu: Cpu, idx: number, lin: number): number {
+  return cpu.mmu.offsets[idx] + (lin & 4095);
 }
 
 function movRegReg64(dest: 'rm' | 'reg'): Handler {
@@ -67,12 +73,10 @@ function movRegReg32(dest: 'rm' | 'reg'): Handler {
 /** MOV reg, [mem] at 4 or 8 bytes. */
 function movLoad(size: 4 | 8, generic: Handler): Handler {
   return (cpu, i) => {
-    const lin = address64(cpu, i);
+    const lin = cpu.effectiveAddress(i);
     const idx = readSlot(cpu, lin, size);
     if (idx < 0) { generic(cpu, i); return; }
-    const mmu = cpu.mmu;
-    const view = mmu.views[idx] as DataView;
-    const p = mmu.offsets[idx] + (lin & 4095);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lin);
     cpu.lo[i.reg] = view.getUint32(p, true);
     cpu.hi[i.reg] = size === 8 ? view.getUint32(p + 4, true) : 0;
   };
@@ -81,12 +85,10 @@ function movLoad(size: 4 | 8, generic: Handler): Handler {
 /** MOV [mem], reg at 4 or 8 bytes. */
 function movStore(size: 4 | 8, generic: Handler): Handler {
   return (cpu, i) => {
-    const lin = address64(cpu, i);
+    const lin = cpu.effectiveAddress(i);
     const idx = writeSlot(cpu, lin, size);
     if (idx < 0) { generic(cpu, i); return; }
-    const mmu = cpu.mmu;
-    const view = mmu.views[idx] as DataView;
-    const p = mmu.offsets[idx] + (lin & 4095);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lin);
     view.setUint32(p, cpu.lo[i.reg], true);
     if (size === 8) view.setUint32(p + 4, cpu.hi[i.reg], true);
   };
@@ -95,12 +97,10 @@ function movStore(size: 4 | 8, generic: Handler): Handler {
 /** MOVZX reg, byte or word [mem] (0F B6, 0F B7): the register gets the zero-extended value at any operand size. */
 function movzxLoad(bytes: 1 | 2, generic: Handler): Handler {
   return (cpu, i) => {
-    const lin = address64(cpu, i);
+    const lin = cpu.effectiveAddress(i);
     const idx = readSlot(cpu, lin, bytes);
     if (idx < 0) { generic(cpu, i); return; }
-    const mmu = cpu.mmu;
-    const view = mmu.views[idx] as DataView;
-    const p = mmu.offsets[idx] + (lin & 4095);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lin);
     cpu.lo[i.reg] = bytes === 1 ? view.getUint8(p) : view.getUint16(p, true);
     cpu.hi[i.reg] = 0;
   };
@@ -109,12 +109,10 @@ function movzxLoad(bytes: 1 | 2, generic: Handler): Handler {
 /** MOV [mem], imm32 (C7 /0) at 4 or 8 bytes (sign-extended to 64 bits). */
 function movStoreImm(size: 4 | 8, generic: Handler): Handler {
   return (cpu, i) => {
-    const lin = address64(cpu, i);
+    const lin = cpu.effectiveAddress(i);
     const idx = writeSlot(cpu, lin, size);
     if (idx < 0) { generic(cpu, i); return; }
-    const mmu = cpu.mmu;
-    const view = mmu.views[idx] as DataView;
-    const p = mmu.offsets[idx] + (lin & 4095);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lin);
     view.setUint32(p, i.imm >>> 0, true);
     if (size === 8) view.setUint32(p + 4, i.imm < 0 ? 0xffffffff : 0, true);
   };
@@ -137,9 +135,7 @@ function push64(generic: Handler): Handler {
     const idx = writeSlot(cpu, sp, 8);
     if (idx < 0) { generic(cpu, i); return; }
     const r = (i.opcode & 7) | ((i.rex & 1) << 3);
-    const mmu = cpu.mmu;
-    const view = mmu.views[idx] as DataView;
-    const p = mmu.offsets[idx] + (sp & 4095);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, sp);
     view.setUint32(p, cpu.lo[r], true);
     view.setUint32(p + 4, cpu.hi[r], true);
     setStackTop(cpu, sp);
@@ -153,30 +149,19 @@ function pop64(generic: Handler): Handler {
     const idx = readSlot(cpu, sp, 8);
     if (idx < 0) { generic(cpu, i); return; }
     const r = (i.opcode & 7) | ((i.rex & 1) << 3);
-    const mmu = cpu.mmu;
-    const view = mmu.views[idx] as DataView;
-    const p = mmu.offsets[idx] + (sp & 4095);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, sp);
     cpu.lo[r] = view.getUint32(p, true);
     cpu.hi[r] = view.getUint32(p + 4, true);
     setStackTop(cpu, sp + 8);
   };
 }
 
-/** LEA with 64-bit addressing: the address's exact halves (not canonicalised). */
+/** LEA with 64-bit addressing: the address's exact halves (not canonicalised), as Cpu.effectiveAddress leaves them. */
 function lea64(size: 4 | 8): Handler {
   return (cpu, i) => {
-    let lo: number, hi: number;
-    if (i.ripRelative) {
-      const v = cpu.nextRip + i.disp;
-      lo = v >>> 0; hi = Math.floor(v / 4294967296) >>> 0;
-    } else {
-      lo = i.disp >>> 0; hi = i.disp < 0 ? -1 : 0;
-      if (i.base >= 0) { lo += cpu.lo[i.base]; hi += cpu.hi[i.base]; }
-      if (i.index >= 0) { const m = 1 << i.scale; lo += cpu.lo[i.index] * m; hi += cpu.hi[i.index] * m; }
-      hi = (hi + Math.floor(lo / 4294967296)) >>> 0; lo = lo >>> 0;
-    }
-    cpu.lo[i.reg] = lo;
-    cpu.hi[i.reg] = size === 8 ? hi : 0;
+    cpu.effectiveAddress(i);
+    cpu.lo[i.reg] = cpu.eaLo;
+    cpu.hi[i.reg] = size === 8 ? cpu.eaHi : 0;
   };
 }
 
@@ -187,9 +172,7 @@ function callRel64(generic: Handler): Handler {
     const sp = stackTop(cpu) - 8;
     const idx = target >= -CANONICAL_LIMIT && target < CANONICAL_LIMIT ? writeSlot(cpu, sp, 8) : -1;
     if (idx < 0) { generic(cpu, i); return; }
-    const mmu = cpu.mmu;
-    const view = mmu.views[idx] as DataView;
-    const p = mmu.offsets[idx] + (sp & 4095);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, sp);
     view.setUint32(p, ret >>> 0, true);
     view.setUint32(p + 4, Math.floor(ret / 4294967296) >>> 0, true);
     setStackTop(cpu, sp);
@@ -203,9 +186,7 @@ function ret64(generic: Handler): Handler {
     const sp = stackTop(cpu);
     const idx = readSlot(cpu, sp, 8);
     if (idx < 0) { generic(cpu, i); return; }
-    const mmu = cpu.mmu;
-    const view = mmu.views[idx] as DataView;
-    const p = mmu.offsets[idx] + (sp & 4095);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, sp);
     const target = (view.getUint32(p + 4, true) | 0) * 4294967296 + view.getUint32(p, true);
     if (target < -CANONICAL_LIMIT || target >= CANONICAL_LIMIT) { generic(cpu, i); return; } // #GP, from the generic path
     setStackTop(cpu, sp + 8);
