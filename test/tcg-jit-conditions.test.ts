@@ -9,7 +9,7 @@
  * byte and word operands on either side of their sign bit.
  */
 import t from 'tap';
-import { TIERS, machine, runProgram } from './tcg-jit-support';
+import { Machine, machine, pairsAgreeOnEveryTier, runProgram } from './tcg-jit-support';
 
 const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
 
@@ -90,31 +90,14 @@ const VALUES = [
   0x8000000000000001n, 0xffffffffffffffffn, 0xfffffffffffffffen, 0x123456789abcdef0n, 0x1234567800000001n,
 ];
 
-function setPair(m: ReturnType<typeof machine>, a: bigint, b: bigint): void {
+function setPair(m: Machine, a: bigint, b: bigint): void {
   m.cpu.lo[0] = Number(a & 0xffffffffn); m.cpu.hi[0] = Number(a >> 32n);
   m.cpu.lo[3] = Number(b & 0xffffffffn); m.cpu.hi[3] = Number(b >> 32n);
 }
 
-function regs(m: ReturnType<typeof machine>, list: number[]): string {
-  return list.map((r) => `${m.cpu.hi[r].toString(16)}:${m.cpu.lo[r].toString(16)}`).join(' ');
-}
-
 t.test('every condition after a 64-bit CMP and TEST, through SETcc, CMOVcc and Jcc, agrees with the interpreter', async (t) => {
-  const src = setccProgram();
-  let checked = 0;
-  for (const a of VALUES) {
-    for (const b of VALUES) {
-      const results = TIERS.map((tier) => {
-        const m = machine(tier);
-        setPair(m, a, b);
-        runProgram(m, src);
-        return regs(m, [2, 6, 7, 8]);
-      });
-      checked++;
-      if (results[1] !== results[0] || results[2] !== results[0]) t.fail(`a=${a.toString(16)} b=${b.toString(16)}: ${results.join(' | ')}`);
-    }
-  }
-  t.equal(checked, VALUES.length ** 2, 'every pair ran');
+  const pairs = pairsAgreeOnEveryTier(t, VALUES, setPair, setccProgram(), [2, 6, 7, 8]);
+  t.equal(pairs, VALUES.length ** 2, 'every pair ran');
 });
 
 t.test('the interpreter\'s conditions after CMP of equal high halves are the unsigned and signed order of the whole values', async (t) => {
@@ -131,38 +114,13 @@ t.test('the interpreter\'s conditions after CMP of equal high halves are the uns
 
 t.test('every condition after a byte and a word CMP and TEST agrees with the interpreter', async (t) => {
   const values = [0, 1, 0x7f, 0x80, 0x81, 0xfe, 0xff, 0x17f, 0x7fff, 0x8000, 0x8001, 0xffff, 0xff80, 0x1234];
-  const src = narrowProgram();
-  let checked = 0;
-  for (const a of values) {
-    for (const b of values) {
-      const results = TIERS.map((tier) => {
-        const m = machine(tier);
-        m.cpu.lo[0] = a; m.cpu.lo[3] = b;
-        runProgram(m, src);
-        return regs(m, [2, 6, 7, 8]);
-      });
-      checked++;
-      if (results[1] !== results[0] || results[2] !== results[0]) t.fail(`a=${a.toString(16)} b=${b.toString(16)}: ${results.join(' | ')}`);
-    }
-  }
-  t.equal(checked, values.length ** 2, 'every pair ran');
+  const pairs = pairsAgreeOnEveryTier(t, values, (m, a, b) => { m.cpu.lo[0] = a; m.cpu.lo[3] = b; }, narrowProgram(), [2, 6, 7, 8]);
+  t.equal(pairs, values.length ** 2, 'every pair ran');
 });
 
 t.test('ADC, SBB and INC/DEC read the carry of 64-bit ADD/SUB/CMP and constant shifts as the interpreter does', async (t) => {
-  let checked = 0;
-  for (const a of VALUES) {
-    for (const b of VALUES) {
-      const results = TIERS.map((tier) => {
-        const m = machine(tier);
-        setPair(m, a, b);
-        runProgram(m, CARRY_PROGRAM);
-        return regs(m, [10, 11, 12, 13, 14, 15]);
-      });
-      checked++;
-      if (results[1] !== results[0] || results[2] !== results[0]) t.fail(`a=${a.toString(16)} b=${b.toString(16)}: ${results.join(' | ')}`);
-    }
-  }
-  t.equal(checked, VALUES.length ** 2, 'every pair ran');
+  const pairs = pairsAgreeOnEveryTier(t, VALUES, setPair, CARRY_PROGRAM, [10, 11, 12, 13, 14, 15]);
+  t.equal(pairs, VALUES.length ** 2, 'every pair ran');
 });
 
 t.test('compiled code: a 64-bit ADD that wraps carries into ADC, and constant shifts carry out the last bit shifted', async (t) => {

@@ -70,7 +70,7 @@ export function labelAddress(source: string, label: string): number {
 /** Architectural state that must not depend on the tier. */
 export function snapshot(cpu: Cpu): Record<string, string | number> {
   const s: Record<string, string | number> = { rip: cpu.rip, retired: cpu.instructionCount, rflags: cpu.getEflags() };
-  for (let r = 0; r < 16; r++) s[`r${r}`] = `${cpu.hi[r].toString(16)}:${cpu.lo[r].toString(16)}`;
+  for (let r = 0; r < 16; r++) s[`r${r}`] = registerText(cpu, [r]);
   return s;
 }
 
@@ -88,4 +88,32 @@ export function sameOnEveryTier(t: { same(found: unknown, wanted: unknown): unkn
   t.same(states[1], states[0]);
   t.same(states[2], states[0]);
   return states;
+}
+
+/** Registers as `hi:lo` hex pairs, for comparing tiers. */
+export function registerText(cpu: Cpu, registers: readonly number[]): string {
+  return registers.map((r) => `${cpu.hi[r].toString(16)}:${cpu.lo[r].toString(16)}`).join(' ');
+}
+
+/**
+ * Runs `source` on every tier for each pair of operands in `values` (placed by
+ * `load`) and fails, naming the pair, wherever a translator tier leaves
+ * `registers` other than the interpreter does. Returns the pairs run.
+ */
+export function pairsAgreeOnEveryTier<V extends number | bigint>(t: { fail(message: string): unknown }, values: readonly V[],
+  load: (m: Machine, a: V, b: V) => void, source: string, registers: readonly number[]): number {
+  let pairs = 0;
+  for (const a of values) {
+    for (const b of values) {
+      const results = TIERS.map((tier) => {
+        const m = machine(tier);
+        load(m, a, b);
+        runProgram(m, source);
+        return registerText(m.cpu, registers);
+      });
+      pairs++;
+      if (results[1] !== results[0] || results[2] !== results[0]) t.fail(`a=${a.toString(16)} b=${b.toString(16)}: ${results.join(' | ')}`);
+    }
+  }
+  return pairs;
 }
