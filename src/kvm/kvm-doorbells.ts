@@ -7,19 +7,8 @@
  * loop, vCPU 0 is kicked out of KVM_RUN so the queue is served promptly.
  */
 import { Doorbells } from '../devices/virtio/doorbells';
-import { kvmBinding } from './binding';
+import { FdWatch, FdWatchBinding, fdWatchBinding, watchFd } from './fd-watch';
 import { KvmVm, eventfd } from './vm';
-
-interface FdWatchBinding {
-  fdWatchCreate(fd: number, callback: (status: number) => void): object;
-  fdWatchStart(handle: object): void;
-  fdWatchClose(handle: object): void;
-}
-
-function isFdWatchBinding(b: object): b is FdWatchBinding {
-  const w = b as Partial<Record<keyof FdWatchBinding, unknown>>;
-  return typeof w.fdWatchCreate === 'function' && typeof w.fdWatchStart === 'function' && typeof w.fdWatchClose === 'function';
-}
 
 export class KvmDoorbells implements Doorbells {
   private readonly unbinders = new Set<() => void>();
@@ -30,26 +19,26 @@ export class KvmDoorbells implements Doorbells {
 
   /** Undefined when the addon is too old to watch fds (the caller keeps MMIO exits). */
   static create(vm: KvmVm): KvmDoorbells | undefined {
-    const b: object = kvmBinding();
-    return isFdWatchBinding(b) ? new KvmDoorbells(vm, b) : undefined;
+    const b = fdWatchBinding();
+    return b ? new KvmDoorbells(vm, b) : undefined;
   }
 
   bind(address: number, length: number, datamatch: number | undefined, ring: () => void): () => void {
     const fd = eventfd.create({ nonBlocking: true });
     const options = datamatch === undefined ? {} : { datamatch };
-    let watch: object | undefined;
+    let watch: FdWatch | undefined;
     try {
       this.vm.attachIoeventfd(fd, address, length, options);
-      watch = this.w.fdWatchCreate(fd, () => {
+      watch = watchFd(this.w, fd, () => {
         // One read resets the counter: several writes since the last turn are one ring, as a
         // device re-scans its whole available ring on each notify anyway.
         if (eventfd.read(fd) === null) return;
         this.rings++;
         ring();
       });
-      this.w.fdWatchStart(watch);
+      watch.start();
     } catch (e) {
-      if (watch) this.w.fdWatchClose(watch);
+      watch?.close();
       eventfd.close(fd);
       throw e;
     }
@@ -60,7 +49,7 @@ export class KvmDoorbells implements Doorbells {
       bound = false;
       this.unbinders.delete(unbind);
       // Stop polling before the number can be reused, and detach before closing so KVM forgets it.
-      this.w.fdWatchClose(handle);
+      handle.close();
       try { this.vm.detachIoeventfd(fd, address, length, options); } finally { eventfd.close(fd); }
     };
     this.unbinders.add(unbind);

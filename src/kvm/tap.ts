@@ -4,21 +4,17 @@
  * the ioctl and errno: "TUNSETIFF: EPERM".
  */
 import { kvmBinding } from './binding';
+import { FdWatchBinding, isFdWatchBinding, watchFd } from './fd-watch';
 import { TapAddon } from '../devices/virtio/net/tap-backend';
 
-interface TapBinding extends Omit<TapAddon, 'watchReadable'> {
+interface TapBinding extends Omit<TapAddon, 'watchReadable'>, FdWatchBinding {
   fdSetNonBlocking(fd: number): void;
-  /** native/fd-watch.cc: the callback gets 0, or a negative libuv errno. */
-  fdWatchCreate(fd: number, callback: (status: number) => void): object;
-  fdWatchStart(handle: object): void;
-  fdWatchStop(handle: object): void;
-  fdWatchClose(handle: object): void;
 }
 
 function isTapBinding(b: object): b is TapBinding {
   const t = b as Partial<Record<keyof TapBinding, unknown>>;
-  return (['tapOpen', 'tapSetVnetHdrSz', 'tapSetOffload', 'tapGetFlags', 'fdSetNonBlocking',
-    'fdWatchCreate', 'fdWatchStart', 'fdWatchStop', 'fdWatchClose'] as const).every((f) => typeof t[f] === 'function');
+  return isFdWatchBinding(b)
+    && (['tapOpen', 'tapSetVnetHdrSz', 'tapSetOffload', 'tapGetFlags', 'fdSetNonBlocking'] as const).every((f) => typeof t[f] === 'function');
 }
 
 function binding(): TapBinding {
@@ -44,15 +40,8 @@ export function tapAddon(): TapAddon {
     tapSetVnetHdrSz: (fd, size) => b.tapSetVnetHdrSz(fd, size),
     tapSetOffload: (fd, flags) => b.tapSetOffload(fd, flags),
     tapGetFlags: (fd) => b.tapGetFlags(fd),
-    watchReadable: (fd, onReadable) => {
-      const handle = b.fdWatchCreate(fd, (status) => {
-        onReadable(status < 0 ? new Error(`fd ${fd} poll failed: errno ${-status}`) : undefined);
-      });
-      return {
-        start: () => b.fdWatchStart(handle),
-        stop: () => b.fdWatchStop(handle),
-        close: () => b.fdWatchClose(handle),
-      };
-    },
+    watchReadable: (fd, onReadable) => watchFd(b, fd, (status) => {
+      onReadable(status < 0 ? new Error(`fd ${fd} poll failed: errno ${-status}`) : undefined);
+    }),
   };
 }
