@@ -129,6 +129,28 @@ t.test('INTx: routing, interrupt line preset, disable bit', async (t) => {
   t.equal(pciIntxGsi(1, 4), 16);
 });
 
+t.test('INTx: functions sharing a wire keep it asserted until the last one lowers', async (t) => {
+  const { host, lines } = setup();
+  const a = new TestFunction();
+  const b = new TestFunction();
+  host.addDevice(a, 1);
+  host.addDevice(b, 5);
+  const gsi = pciIntxGsi(1, 1);
+  t.equal(pciIntxGsi(5, 1), gsi, 'slots 1 and 5 share INTA\'s wire');
+  t.equal(lines.size, 1, 'one line for the wire');
+  const wire = lines.get(gsi)!;
+  a.config.setIntx(true);
+  b.config.setIntx(true);
+  t.equal(wire.edges, 1, 'the second assertion is not a new edge');
+  a.config.setIntx(false);
+  t.ok(wire.level, 'still asserted by the other function');
+  b.config.setIntx(false);
+  t.notOk(wire.level, 'lowered with the last one');
+  b.config.setIntx(true);
+  t.ok(wire.level, 'raised again');
+  t.equal(wire.edges, 2);
+});
+
 t.test('ECAM reaches the same config space', async (t) => {
   const { host, bus } = setup();
   host.registerEcam(0xb0000000);

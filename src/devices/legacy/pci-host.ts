@@ -10,7 +10,7 @@
  * left unmapped and logged once, rather than throwing.
  */
 import { AccessSize, IoBus, MmioDevice, PioDevice } from '../bus';
-import { InterruptLine } from '../irq';
+import { InterruptLine, SharedIrqWires } from '../irq';
 import { Logger, defaultLogger } from '../../log';
 import { PciConfigSpace } from './pci-config-space';
 import { PciDevice, SimplePciFunction } from './pci-device';
@@ -35,7 +35,10 @@ interface Slot {
 
 export interface PciHostOptions {
   bus: IoBus;
-  /** The interrupt line for a GSI; INTx of slot N pin P drives pciIntxGsi(N, P). */
+  /**
+   * The level-triggered interrupt line of a GSI, asked once per GSI; INTx of
+   * slot N pin P drives pciIntxGsi(N, P), and functions sharing a wire are OR-ed.
+   */
   intx: (gsi: number) => InterruptLine;
   log?: Logger;
   /** A byte written to port 0xCF9 (PIIX reset control): bit 2 requests a reset. */
@@ -61,11 +64,13 @@ export class PciHost {
   private address = 0;
   private readonly log: Logger;
   private readonly warned = new Set<string>();
+  private readonly intxWires: SharedIrqWires;
   readonly addressPort: PioDevice;
   readonly dataPort: PioDevice;
 
   constructor(private readonly opts: PciHostOptions) {
     this.log = opts.log ?? defaultLogger;
+    this.intxWires = new SharedIrqWires(opts.intx);
     this.addressPort = {
       pioRead: (offset, size) => (offset === 0 && size === 4 ? this.address : 0xffffffff >>> (32 - 8 * size)),
       pioWrite: (offset, size, value) => {
@@ -111,7 +116,7 @@ export class PciHost {
     const pin = device.config.interruptPin;
     if (pin >= 1 && pin <= 4) {
       const gsi = pciIntxGsi(at, pin);
-      device.config.attachIntx(this.opts.intx(gsi), gsi);
+      device.config.attachIntx(this.intxWires.connect(gsi), gsi);
     }
     return at;
   }
