@@ -74,6 +74,7 @@ void RegisterLayout(Napi::Env env, Napi::Object exports) {
   SET_NUM(caps, "PIT2", KVM_CAP_PIT2);
   SET_NUM(caps, "IRQ_ROUTING", KVM_CAP_IRQ_ROUTING);
   SET_NUM(caps, "IRQFD", KVM_CAP_IRQFD);
+  SET_NUM(caps, "IRQFD_RESAMPLE", KVM_CAP_IRQFD_RESAMPLE);
   SET_NUM(caps, "IOEVENTFD", KVM_CAP_IOEVENTFD);
   SET_NUM(caps, "SIGNAL_MSI", KVM_CAP_SIGNAL_MSI);
   SET_NUM(caps, "XSAVE", KVM_CAP_XSAVE);

@@ -2,13 +2,16 @@
  * The KVM virtio data plane: a queue notify write lands in an ioeventfd
  * (no MMIO exit reaches the transport), the machine thread's event loop
  * serves the queue, and an MSI-X completion goes back through an irqfd
- * while the guest waits in HLT. Tiny 32-bit guests drive a virtio-rng on
- * virtio-mmio (polling the used ring) and on virtio-pci (MSI-X vector 0).
+ * while the guest waits in HLT; with MSI-X off, the PCI INTx line goes out
+ * through an irqfd with a resample fd. Tiny 32-bit guests drive a virtio-rng
+ * on virtio-mmio (polling the used ring) and on virtio-pci (MSI-X vector 0,
+ * or INTx through the in-kernel IOAPIC).
  * The rings live in guest RAM and are filled in by the test before the run.
  */
 import t from 'tap';
 import { PciHost } from '../src/devices/legacy/pci-host';
-import { RecordingLine } from '../src/devices/irq';
+import { InterruptLine, RecordingLine, levelTriggeredLineFor, lineFor } from '../src/devices/irq';
+import { pciIntxGsi } from '../src/devices/legacy/pci-irq-routing';
 import { attachVirtioMmio, attachVirtioPci } from '../src/devices/virtio/attach';
 import { Doorbells } from '../src/devices/virtio/doorbells';
 import { VirtioPciTransport } from '../src/devices/virtio/pci/virtio-pci';
@@ -16,14 +19,14 @@ import { VirtioRng } from '../src/devices/virtio/rng/virtio-rng';
 import { Kvm } from '../src/kvm/kvm';
 import { LoopWaker } from '../src/kvm/loop-waker';
 import { toolchainMissing } from './helpers/assemble';
-import { GUEST_DONE, PROBE_PORT, RawGuest, kvmSkipReason, startRawGuest } from './helpers/kvm-guest';
+import { GUEST_DONE, GUEST_SCRATCH, PROBE_PORT, RawGuest, kvmSkipReason, startRawGuest } from './helpers/kvm-guest';
 
 function skipReason(): string | false {
   const reason = kvmSkipReason() ?? toolchainMissing();
   if (reason) return reason;
   const kvm = Kvm.open();
   try {
-    for (const cap of ['IOEVENTFD', 'IRQFD', 'IRQ_ROUTING'] as const) {
+    for (const cap of ['IOEVENTFD', 'IRQFD', 'IRQ_ROUTING', 'IRQFD_RESAMPLE'] as const) {
       if (!kvm.checkExtension(cap)) return `KVM lacks KVM_CAP_${cap}`;
     }
   } finally {
@@ -248,4 +251,100 @@ t.test('MSI irqfds: more distinct messages than routes re-point the oldest route
   for (let i = 0; i < 100; i++) t.doesNotThrow(() => g.acc.interrupts.signalMsi(0xfee00000, 0x40 + i), `message ${i}`);
   t.doesNotThrow(() => g.acc.interrupts.signalMsi(0xfee00000, 0x40), 'a re-used message');
   t.equal(irqfds.sent, 101, 'every one through an irqfd');
+});
+
+/**
+ * INTx: the guest routes the device's IOAPIC pin (level-triggered) to vector
+ * 0x42 and waits in HLT. Its first interrupt EOIs without reading the ISR, so
+ * the device still asserts its line: the pin must be raised again after that
+ * EOI (through the resample fd on the irqfd path, by the IOAPIC itself on the
+ * KVM_IRQ_LINE path). The second reads the ISR, which lowers the line, EOIs
+ * and reports how many interrupts it took. Nested handlers, no IRET (see above).
+ */
+const INTX_VECTOR = 0x42;
+const INTX_GSI = pciIntxGsi(1, 1); // the first free slot, INTA
+const INTX_COUNT = GUEST_SCRATCH;
+const INTX_GUEST = `
+  mov $0x90000, %esp
+  movl $0, ${INTX_COUNT}
+  mov $handler, %eax
+  mov $0x20000 + ${INTX_VECTOR} * 8, %edi
+  movw %ax, (%edi)
+  movw %cs, 2(%edi)
+  movw $0x8e00, 4(%edi)
+  shr $16, %eax
+  movw %ax, 6(%edi)
+  lidt idtr
+  movl $0x1ff, 0xfee000f0
+  movl $${0x10 + 2 * INTX_GSI}, 0xfec00000
+  movl $${0x8000 | INTX_VECTOR}, 0xfec00010
+  movl $${0x11 + 2 * INTX_GSI}, 0xfec00000
+  movl $0, 0xfec00010
+  mov $${PCI_WINDOW}, %ebx
+  movb $0, 0x14(%ebx)
+  movb $1, 0x14(%ebx)
+  movb $3, 0x14(%ebx)
+  movl $1, 0x8(%ebx)
+  movl $1, 0xc(%ebx)
+  movb $0xb, 0x14(%ebx)
+  movw $0, 0x16(%ebx)
+  movw $8, 0x18(%ebx)
+  movw $0xffff, 0x1a(%ebx)
+  movl $${DESC}, 0x20(%ebx)
+  movl $0, 0x24(%ebx)
+  movl $${AVAIL}, 0x28(%ebx)
+  movl $0, 0x2c(%ebx)
+  movl $${USED}, 0x30(%ebx)
+  movl $0, 0x34(%ebx)
+  movw $1, 0x1c(%ebx)
+  movb $0xf, 0x14(%ebx)
+  sti
+  movw $0, 0x3000(%ebx)
+1: hlt
+  jmp 1b
+handler:
+  incl ${INTX_COUNT}
+  cmpl $1, ${INTX_COUNT}
+  jne 2f
+  movl $0, 0xfee000b0
+  sti
+3: hlt
+  jmp 3b
+2: movb 0x1000(%ebx), %al
+  movl $0, 0xfee000b0
+  mov ${INTX_COUNT}, %eax
+  out %al, $${PROBE_PORT}
+  ${GUEST_DONE}
+.align 4
+idtr: .word ${INTX_VECTOR} * 8 + 7
+  .long 0x20000
+`;
+
+/** Runs INTX_GUEST against a virtio-rng whose INTx wires go to `intx`; resolves to the interrupts the guest took. */
+async function runIntxGuest(g: RawGuest, intx: (gsi: number) => InterruptLine): Promise<number> {
+  const host = new PciHost({ bus: g.bus, intx });
+  const { slot } = attachVirtioPci({ host, device: new VirtioRng(), memory: g.acc.memory, router: g.acc.interrupts });
+  if (pciIntxGsi(slot, 1) !== INTX_GSI) throw new Error(`the device landed in slot ${slot}, not the one the guest routes`);
+  host.assignResources({ mmio32: { base: PCI_WINDOW, size: 0x100000 } });
+  prepareRing(g);
+  return runUntilReport(g);
+}
+
+t.test('virtio-pci INTx through an irqfd: still asserted at EOI, the resample fd raises it again', { skip }, async (t) => {
+  const g = startRawGuest({ mode: 32, source: INTX_GUEST, ram: [{ guestAddress: 0, size: 0x200000 }] });
+  t.teardown(() => g.acc.destroy());
+  const irqfds = g.acc.intxIrqfds;
+  if (!irqfds) throw new Error('KVM has KVM_CAP_IRQFD_RESAMPLE but the accelerator did not use it');
+  t.equal(await runIntxGuest(g, (gsi) => levelTriggeredLineFor(g.acc.interrupts, gsi)), 2, 'the guest took two interrupts, then the ISR read lowered the line');
+  // At least 2: the guest's unmasking of the pin is itself resampled (KVM asks again), and when
+  // that report is served after the device raised its line, the pin is raised once more, harmlessly.
+  t.ok(irqfds.raised >= 2, `both went out through the irqfd (${irqfds.raised} writes)`);
+  t.ok(irqfds.resamples >= 1, 'KVM reported the first EOI through the resample fd');
+});
+
+t.test('virtio-pci INTx on KVM_IRQ_LINE (no resample irqfds) behaves the same', { skip }, async (t) => {
+  const g = startRawGuest({ mode: 32, source: INTX_GUEST, ram: [{ guestAddress: 0, size: 0x200000 }] });
+  t.teardown(() => g.acc.destroy());
+  t.equal(await runIntxGuest(g, (gsi) => lineFor(g.acc.interrupts, gsi)), 2, 'the guest took two interrupts, then the ISR read lowered the line');
+  t.equal(g.acc.intxIrqfds?.raised, 0, 'no irqfd was written');
 });

@@ -5,7 +5,7 @@
  * real router once the accelerator exists. Interrupts raised before that are
  * remembered as levels and replayed.
  */
-import { InterruptRouter } from './irq';
+import { InterruptLine, InterruptRouter, levelTriggeredLineFor, lineFor } from './irq';
 
 export class DeferredInterruptRouter implements InterruptRouter {
   private target: InterruptRouter | undefined;
@@ -20,6 +20,11 @@ export class DeferredInterruptRouter implements InterruptRouter {
   setIrq(gsi: number, level: boolean): void {
     if (this.target) this.target.setIrq(gsi, level);
     else this.earlyLevels.set(gsi, level);
+  }
+
+  /** The target's own level-triggered line once attached; before that, a setIrq line (levels replayed at attach). */
+  levelTriggeredLine(gsi: number): InterruptLine {
+    return this.target ? levelTriggeredLineFor(this.target, gsi) : lineFor(this, gsi);
   }
 
   signalMsi(address: number, data: number): void {

@@ -13,6 +13,7 @@ import { KvmVm } from './vm';
 import { KvmVcpuThreads } from './vcpu-threads';
 import { KvmDoorbells } from './kvm-doorbells';
 import { KvmMsiIrqfds } from './kvm-msi-irqfds';
+import { KvmIntxIrqfds } from './kvm-intx-irqfds';
 import { Logger } from '../log';
 
 /**
@@ -34,15 +35,21 @@ export interface KvmAccelerator extends Accelerator {
   readonly doorbells?: KvmDoorbells;
   /** Absent without KVM_CAP_IRQFD / IRQ_ROUTING: MSIs then go out by KVM_SIGNAL_MSI. */
   readonly msiIrqfds?: KvmMsiIrqfds;
+  /** Absent without KVM_CAP_IRQFD_RESAMPLE: PCI INTx then goes out by KVM_IRQ_LINE. */
+  readonly intxIrqfds?: KvmIntxIrqfds;
 }
 
 /** The eventfd paths this host's KVM offers; a missing one keeps the exit/ioctl path. */
-function eventfdPaths(kvm: Kvm, vm: KvmVm, log: Logger | undefined): { doorbells?: KvmDoorbells; msiIrqfds?: KvmMsiIrqfds } {
+function eventfdPaths(
+  kvm: Kvm, vm: KvmVm, log: Logger | undefined,
+): { doorbells?: KvmDoorbells; msiIrqfds?: KvmMsiIrqfds; intxIrqfds?: KvmIntxIrqfds } {
   const doorbells = kvm.checkExtension('IOEVENTFD') ? KvmDoorbells.create(vm) : undefined;
   if (!doorbells) log?.debug('kvm: no KVM_CAP_IOEVENTFD (or addon fd watch): virtqueue notifies are MMIO exits');
   const irqfd = kvm.checkExtension('IRQFD') !== 0 && kvm.checkExtension('IRQ_ROUTING') !== 0;
   if (!irqfd) log?.debug('kvm: no KVM_CAP_IRQFD/IRQ_ROUTING: MSIs are sent with KVM_SIGNAL_MSI');
-  return { doorbells, msiIrqfds: irqfd ? new KvmMsiIrqfds(vm) : undefined };
+  const intxIrqfds = irqfd && kvm.checkExtension('IRQFD_RESAMPLE') ? KvmIntxIrqfds.create(vm) : undefined;
+  if (!intxIrqfds) log?.debug('kvm: no KVM_CAP_IRQFD_RESAMPLE (or addon fd watch): PCI INTx is raised with KVM_IRQ_LINE');
+  return { doorbells, msiIrqfds: irqfd ? new KvmMsiIrqfds(vm) : undefined, intxIrqfds };
 }
 
 export function createKvmAccelerator(config: AcceleratorConfig): KvmAccelerator {
@@ -87,11 +94,11 @@ export function createKvmAccelerator(config: AcceleratorConfig): KvmAccelerator 
     // vCPUs 1..N-1 get threads of their own (started parked); vCPU 0 is run by the machine thread.
     const vcpuThreads = vcpus.length > 1 ? new KvmVcpuThreads(vcpus) : undefined;
     const liveVm = vm;
-    const { doorbells, msiIrqfds } = eventfdPaths(kvm, liveVm, config.log);
+    const { doorbells, msiIrqfds, intxIrqfds } = eventfdPaths(kvm, liveVm, config.log);
     const interrupts: InterruptRouter = {
-      // INTx stays on KVM_IRQ_LINE: a level line through an irqfd needs a resamplefd and
-      // an EOI round trip to lower it, which buys nothing while the devices live here.
+      // Edge-triggered lines (ISA, virtio-mmio) and level ones without resample irqfds.
       setIrq: (gsi, level) => liveVm.irqLine(gsi, level),
+      levelTriggeredLine: intxIrqfds ? (gsi) => intxIrqfds.line(gsi) : undefined,
       signalMsi: msiIrqfds
         ? (address, data) => msiIrqfds.signal(address, data)
         : (address, data) => { liveVm.signalMsi(address, data); },
@@ -105,6 +112,7 @@ export function createKvmAccelerator(config: AcceleratorConfig): KvmAccelerator 
       vcpuThreads,
       doorbells,
       msiIrqfds,
+      intxIrqfds,
       memory,
       interrupts,
       destroy() {
@@ -115,6 +123,7 @@ export function createKvmAccelerator(config: AcceleratorConfig): KvmAccelerator 
         for (const v of vcpus) v.destroy();
         doorbells?.destroy();
         msiIrqfds?.destroy();
+        intxIrqfds?.destroy();
         liveVm.destroy();
         kvm.close();
       },

@@ -27,7 +27,7 @@ export interface KvmExitReasons {
 export interface KvmCapabilityNumbers {
   IRQCHIP: number; HLT: number; USER_MEMORY: number; SET_TSS_ADDR: number; EXT_CPUID: number;
   NR_VCPUS: number; MAX_VCPUS: number; NR_MEMSLOTS: number; PIT2: number; IRQ_ROUTING: number;
-  IRQFD: number; IOEVENTFD: number; SIGNAL_MSI: number; XSAVE: number; XCRS: number;
+  IRQFD: number; IRQFD_RESAMPLE: number; IOEVENTFD: number; SIGNAL_MSI: number; XSAVE: number; XCRS: number;
   IMMEDIATE_EXIT: number; SET_IDENTITY_MAP_ADDR: number; TSC_DEADLINE_TIMER: number;
 }
 

@@ -13,7 +13,7 @@
  */
 import { Accelerator } from '../accel';
 import { IoBus } from '../devices/bus';
-import { InterruptRouter, lineFor } from '../devices/irq';
+import { InterruptLine, InterruptRouter, levelTriggeredLineFor, lineFor } from '../devices/irq';
 import { PciHost } from '../devices/legacy/pci-host';
 import { attachVirtioMmio, attachVirtioPci } from '../devices/virtio/attach';
 import { VirtioBlk } from '../devices/virtio/blk/virtio-blk';
@@ -99,7 +99,11 @@ export class VirtioMachine {
       const onBarMoved = doorbells
         ? (slot: number, bar: number, address: number | undefined): void => { if (bar === VIRTIO_PCI_BAR) bySlot.get(slot)?.bindDoorbells(doorbells, address); }
         : undefined;
-      pciHost = new PciHost({ bus: o.bus, intx: (gsi) => lineFor(router, gsi), log: o.log, onBarMoved });
+      const intx = (gsi: number): InterruptLine => {
+        const line = levelTriggeredLineFor(o.router, gsi);
+        return { set: (level) => { line.set(level); if (level) o.wake(); } };
+      };
+      pciHost = new PciHost({ bus: o.bus, intx, log: o.log, onBarMoved });
       pciHost.registerPorts();
       for (const d of devices) {
         const { transport, slot } = attachVirtioPci({ host: pciHost, device: d.device, memory, router, log: o.log });
