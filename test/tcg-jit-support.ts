@@ -50,7 +50,20 @@ export function machine(tier: Tier): Machine {
 }
 
 /** Loads Intel-syntax `source` at CODE and runs it until the `done:` label (which the source must define) or `max` instructions. */
+/**
+ * Ends the block before `done:` with a JMP to the next instruction (a JMP the
+ * block builder does not follow). Without it, the block holding the last
+ * instructions would also hold the stop address, and the runner runs such a
+ * block on tier 1 even when it is compiled: the "compiled" tier would not be
+ * tested.
+ */
+export function endBlockBeforeDone(source: string): string {
+  if (!source.includes('\ndone:')) throw new Error('no done: label');
+  return source.replace('\ndone:', '\n  jmp .Lbefore_done\n.Lbefore_done:\ndone:');
+}
+
 export function runProgram(m: Machine, source: string, max = 100000): { doneAt: number; code: Uint8Array } {
+  source = endBlockBeforeDone(source);
   const code = assemble(`.intel_syntax noprefix\n${source}\n`, 64, CODE);
   m.mem.write(CODE, code);
   const doneAt = labelAddress(source, 'done');
