@@ -9,7 +9,7 @@
 import t from 'tap';
 import { CpuInterruptSource } from '../src/tcg-fallback/cpu-interrupt-port';
 import type { MmioDevice } from '../src/devices/bus';
-import { CODE, PT, PTE_P, PTE_RW, TIERS, labelAddress, machine, pairsAgreeOnEveryTier, runProgram, sameOnEveryTier, snapshot } from './tcg-jit-support';
+import { CODE, PT, PTE_P, PTE_RW, TIERS, labelAddress, machine, pairsAgreeOnEveryTier, runProgram, sameOnEveryTier, snapshot, Machine } from './tcg-jit-support';
 
 const SELF_MODIFY_CURRENT_BLOCK = `
   xor ecx, ecx
@@ -382,4 +382,95 @@ t.test('memory read-modify-writes in compiled code, also GS-relative, change the
     t.equal(m.mem.readU32(0x20020), 0, `${tier}: ADD through GS wrapped to zero`);
     t.equal(m.cpu.lo[1] & 0xff, 1, `${tier}: and set ZF`);
   });
+});
+
+/**
+ * Maps virtual 0xffffffff80000000 (where Linux's text and its per-CPU data
+ * live: the high half of the address negative) to physical 0x100000 and
+ * 0x103000 (not adjacent, so an access crossing between them that took
+ * the inline path would show): the inline TLB path computes the page number
+ * and slot from the address's halves, and must agree with the TLB's own
+ * numbering there.
+ */
+function mapKernelHalf(m: Machine): void {
+  m.mem.writeU32(0x1000 + 511 * 8, 0x5000 | PTE_P | PTE_RW);
+  m.mem.writeU32(0x5000 + 510 * 8, 0x6000 | PTE_P | PTE_RW);
+  m.mem.writeU32(0x6000, 0x7000 | PTE_P | PTE_RW);
+  m.mem.writeU32(0x7000, 0x100000 | PTE_P | PTE_RW);
+  m.mem.writeU32(0x7008, 0x103000 | PTE_P | PTE_RW);
+}
+
+// The block must end before done (a JMP to the next instruction is not followed), or the runner,
+// stopping there, would run it on tier 1 even when compiled.
+const KERNEL_HALF_ACCESSES = `
+  jmp 1f
+value:
+  .quad 0x0102030405060708
+1:
+  mov rbx, 0xffffffff80000ff0
+  mov rax, 0x1122334455667788
+  mov qword ptr [rbx], rax
+  mov rcx, qword ptr [rbx]
+  mov dword ptr [rbx + 14], 0xaabbccdd
+  mov edx, dword ptr [rbx + 14]
+  add qword ptr [rbx - 8], 3
+  mov rsp, 0xffffffff80001020
+  push rax
+  push rbx
+  pop rsi
+  pop rdi
+  mov r8, qword ptr [rip + value]
+  jmp 2f
+2:
+done:
+  nop
+`;
+
+t.test('loads, stores, pushes and pops at kernel-half addresses, also across a page, agree on every tier', async (t) => {
+  const states = sameOnEveryTier(t, (m, tier) => {
+    mapKernelHalf(m);
+    m.mem.writeU32(0x100fe8, 0xfffffffe);
+    runProgram(m, KERNEL_HALF_ACCESSES);
+    t.notOk(m.fault(), `${tier}: no fault`);
+    t.same([m.mem.readU32(0x100ff0), m.mem.readU32(0x100ff4)], [0x55667788, 0x11223344], `${tier}: the stored qword`);
+    t.same([m.mem.readU32(0x100ffc), m.mem.readU16(0x103000)], [0xccdd0000, 0xaabb], `${tier}: the page-crossing dword, half on each physical page`);
+    t.same([m.mem.readU32(0x100fe8), m.mem.readU32(0x100fec)], [1, 1], `${tier}: ADD carried into the high dword`);
+    t.same([m.mem.readU32(0x103018), m.mem.readU32(0x103010)], [0x55667788, 0x80000ff0], `${tier}: the pushes`);
+  });
+  t.equal(states[0].r1, '11223344:55667788', 'RCX loaded the stored qword');
+  t.equal(states[0].r2, '0:aabbccdd', 'EDX read the crossing dword back');
+  t.equal(states[0].r6, 'ffffffff:80000ff0', 'POP returned the last push (RBX)');
+  t.equal(states[0].r7, '11223344:55667788', 'then the first (RAX)');
+  t.equal(states[0].r4, 'ffffffff:80001020', 'RSP balanced');
+  t.equal(states[0].r8, '1020304:5060708', 'RIP-relative load');
+});
+
+t.test('accesses at and past the edge of the canonical range fault alike on every tier, leaving RAX', async (t) => {
+  // Wholly non-canonical: #GP (#SS through RSP). Starting on the last, unmapped canonical page and
+  // reaching past it: the interpreter's #PF on that page. Either way never the inline path.
+  const cases: [string, string, number][] = [
+    ['mov rax, qword ptr [rbx]', '0x0000800000000000', 13],
+    ['mov qword ptr [rbx], rax', '0xffff7ffffffffff8', 13],
+    ['mov dword ptr [rbx], eax', '0x7fffffffffffffff', 13],
+    ['add qword ptr [rbx], 1', '0x0000800000000010', 13],
+    ['push rax', '0x0000800000000010', 12],
+    ['mov rax, qword ptr [rbx]', '0x00007ffffffffffc', 14],
+    ['add qword ptr [rbx], 1', '0x00007ffffffffff9', 14],
+    ['push rax', '0x0000800000000004', 14],
+  ];
+  for (const [access, address, vector] of cases) {
+    const src = `
+  mov rbx, ${address}
+  mov rax, 7
+  ${access.startsWith('push') ? 'mov rsp, rbx' : 'nop'}
+  ${access}
+done:
+  nop
+`;
+    const states = sameOnEveryTier(t, (m, tier) => {
+      runProgram(m, src);
+      t.equal(m.fault()?.vector, vector, `${access} at ${address} (${tier}): vector ${vector}`);
+    });
+    t.equal(states[2].r0, '0:7', `${access} at ${address}: RAX unchanged`);
+  }
 });

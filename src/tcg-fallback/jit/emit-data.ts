@@ -20,7 +20,6 @@
 import { FLAG_CF, FLAG_DF, FLAG_ZF, SEG_DS } from '../cpu-constants';
 import type { DecodedInstruction } from '../decoder';
 import { LAZY_ADC, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB, SIZE_MASK } from '../lazy-flags';
-import { TLB_MASK } from '../mmu';
 import type { Block } from './block';
 import { ALU_ADC, ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SBB, ALU_SUB, Emitter, foldCondition } from './emitter';
 
@@ -199,18 +198,20 @@ function openMemoryRmw(s: Site, size: number, seg: number, offset: string): Rmw 
   const slowWrite = (r: string, rh: string): string => `cpu.writeLinear(${lin}, ${size}, ${r}, ${size === 8 ? rh : '0'});`;
   const a = e.fresh();
   out.push(`const ${a} = ${offset}; let ${lin} = 0, ${v}, ${vh};`);
+  e.aliasAddress(a, offset);
   // 64-bit code: the linear address is the offset, or the offset plus the FS/GS base (per-CPU variables).
   const l = s.e.block.codeSize === 8 ? e.linearOf(seg, a) : undefined;
-  if (l === undefined) {
+  const path = l === undefined ? undefined : e.inlinePath(seg, l, size);
+  if (path === undefined) {
     out.push(slowRead.replace('$A', a));
     return { v, vh, write: (r, rh) => out.push(slowWrite(r, rh)) };
   }
   const vpn = e.fresh(), idx = e.fresh(), view = e.fresh(), p = e.fresh();
   const get = size === 1 ? `${view}.getUint8(${p})` : size === 2 ? `${view}.getUint16(${p}, true)` : `${view}.getUint32(${p}, true)`;
   out.push(`let ${view}, ${p} = -1;`,
-    `if (${l} >= -140737488355328 && ${l} + ${size - 1} < 140737488355328 && (${l} & 4095) <= ${4096 - size}) {`,
-    `const ${vpn} = Math.floor(${l} / 4096), ${idx} = ${e.tlbBase()} + (${vpn} & ${TLB_MASK}); ${view} = T.views[${idx}];`,
-    `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) ${p} = T.offsets[${idx}] + (${l} & 4095); }`,
+    `if (${path.inPage}) {`,
+    `const ${vpn} = ${path.vpn}, ${idx} = ${e.tlbBase()} + ${path.slot}; ${view} = T.views[${idx}];`,
+    `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) ${p} = T.offsets[${idx}] + ${path.offset}; }`,
     `if (${p} >= 0) { ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; } else { ${slowRead.replace('$A', a)} }`);
   const set = (r: string, rh: string): string => {
     switch (size) {

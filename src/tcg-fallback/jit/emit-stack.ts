@@ -20,6 +20,20 @@ const RSP = '((hi[4] | 0) * 4294967296 + lo[4])';
 /** What emitStack did: nothing, code that falls through, or code that ends the block (returns). */
 export type StackEmit = 'none' | 'fall' | 'end';
 
+/**
+ * `const sp = RSP + delta` (delta -8 or 0), with the halves of sp noted for
+ * the inline TLB path (Emitter.noteAddressHalves): RSP - 8 borrows from the
+ * high half when the low one is below 8.
+ */
+function stackAddress(e: Emitter, sp: string, delta: 0 | -8): string {
+  if (delta === 0) {
+    e.noteAddressHalves(sp, 'lo[4]', '(hi[4] | 0)');
+    return `const ${sp} = ${RSP};`;
+  }
+  e.noteAddressHalves(sp, '((lo[4] - 8) >>> 0)', '((hi[4] | 0) - (lo[4] < 8 ? 1 : 0))');
+  return `const ${sp} = ${RSP} - 8;`;
+}
+
 function setRsp(v: string): string {
   return `lo[4] = ${v} >>> 0; hi[4] = Math.floor(${v} / 4294967296);`;
 }
@@ -37,12 +51,12 @@ export function emitStack(e: Emitter, block: Block, k: number): StackEmit {
     out.push(e.precise(k));
     const sp = e.fresh();
     if (op < 0x58) {
-      out.push(`const ${sp} = ${RSP} - 8;`);
+      out.push(stackAddress(e, sp, -8));
       e.store(SEG_SS, sp, 8, `lo[${r}]`, `hi[${r}]`);
       out.push(setRsp(sp));
       if (!last) out.push(`if (!b.valid) { cpu.rip = ${next}; ${end} }`);
     } else {
-      out.push(`const ${sp} = ${RSP};`);
+      out.push(stackAddress(e, sp, 0));
       const [v, vh] = e.load(SEG_SS, sp, 8);
       // POP RSP: the loaded value wins over the increment.
       out.push(`${setRsp(`(${sp} + 8)`)} lo[${r}] = ${v}; hi[${r}] = ${vh};`);
@@ -54,7 +68,7 @@ export function emitStack(e: Emitter, block: Block, k: number): StackEmit {
     if (!canonical(target)) return 'none';
     out.push(e.precise(k));
     const sp = e.fresh();
-    out.push(`const ${sp} = ${RSP} - 8;`);
+    out.push(stackAddress(e, sp, -8));
     e.store(SEG_SS, sp, 8, `${next >>> 0}`, `${Math.floor(next / TWO_32) >>> 0}`);
     out.push(`${setRsp(sp)} cpu.rip = ${target}; ${end}`);
     return 'end';
@@ -62,7 +76,7 @@ export function emitStack(e: Emitter, block: Block, k: number): StackEmit {
   if ((op === 0xc3 || op === 0xc2) && i.opSize === 8) {
     out.push(e.precise(k));
     const sp = e.fresh();
-    out.push(`const ${sp} = ${RSP};`);
+    out.push(stackAddress(e, sp, 0));
     const [v, vh] = e.load(SEG_SS, sp, 8);
     // A non-canonical target raises #GP before RSP moves.
     const t = e.fresh();
@@ -85,7 +99,7 @@ export function emitStack(e: Emitter, block: Block, k: number): StackEmit {
     out.push(`const ${t} = ${target};`, e.checkTarget64(t));
     if (i.regField === 2) {
       const sp = e.fresh();
-      out.push(`const ${sp} = ${RSP} - 8;`);
+      out.push(stackAddress(e, sp, -8));
       e.store(SEG_SS, sp, 8, `${next >>> 0}`, `${Math.floor(next / TWO_32) >>> 0}`);
       out.push(setRsp(sp));
     }

@@ -114,6 +114,15 @@ export function foldCondition(cc: number, k: KnownResult): string | undefined {
  */
 const CAN_FAULT_OR_READ_RIP = /\bcpu\.\w+\(|\bh\[|\bcpu\.nextRip\b|\bcpu\.rip\b(?!\s*=[^=])|\bthrow\b/;
 
+/** Expressions for the inline TLB path of one access (Emitter.inlinePath). */
+export interface InlinePath {
+  inPage: string;
+  vpn: string;
+  /** The TLB index within the CPL's half. */
+  slot: string;
+  offset: string;
+}
+
 export class Emitter {
   readonly out: string[] = [];
   private tmp = 0;
@@ -278,12 +287,17 @@ export class Emitter {
    */
   ea(i: DecodedInstruction, next: number): string | undefined {
     if (i.addrSize === 8) {
-      if (i.ripRelative) return `${next + i.disp}`;
+      if (i.ripRelative) {
+        const address = next + i.disp;
+        this.addressHalves.set(`${address}`, [`${address >>> 0}`, `${Math.floor(address / 4294967296) | 0}`]);
+        return `${address}`;
+      }
       const l = this.fresh(), h = this.fresh(), v = this.fresh();
       let lo = `${i.disp >>> 0}`, hi = `${i.disp < 0 ? -1 : 0}`;
       if (i.base >= 0) { lo += ` + lo[${i.base}]`; hi += ` + hi[${i.base}]`; }
       if (i.index >= 0) { lo += ` + lo[${i.index}] * ${1 << i.scale}`; hi += ` + hi[${i.index}] * ${1 << i.scale}`; }
       this.out.push(`const ${l} = ${lo}; const ${h} = (${hi} + Math.floor(${l} / 4294967296)) | 0; const ${v} = ${h} * 4294967296 + (${l} >>> 0);`);
+      this.addressHalves.set(v, [`(${l} >>> 0)`, h]);
       return v;
     }
     return this.ea32(i);
@@ -311,15 +325,16 @@ export class Emitter {
     const a = this.fresh(), v = this.fresh(), vh = this.fresh();
     const slow = this.slow(`${v} = cpu.read(${seg}, ${a}, ${size}); ${vh} = ${size === 8 ? 'cpu.vhi' : '0'};`);
     this.out.push(`const ${a} = ${ea}; let ${v}, ${vh};`);
+    this.aliasAddress(a, ea);
     const lin = this.linearOf(seg, a);
-    const direct = lin === undefined ? undefined : this.directLinear(seg, lin, size);
-    if (lin === undefined || direct === undefined) { this.out.push(slow); return [v, vh]; }
+    const path = lin === undefined ? undefined : this.inlinePath(seg, lin, size);
+    if (path === undefined) { this.out.push(slow); return [v, vh]; }
     const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
     const get = size === 1 ? `${view}.getUint8(${p})` : size === 2 ? `${view}.getUint16(${p}, true)` : `${view}.getUint32(${p}, true)`;
     const done = this.fresh();
-    this.out.push(`${done}: { if (${direct}) {`,
-      `const ${vpn} = Math.floor(${lin} / 4096), ${idx} = ${this.tlbBase()} + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
-      `if (T.tagRead[${idx}] === ${vpn} && ${view} !== undefined) { const ${p} = T.offsets[${idx}] + (${lin} & 4095); ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; break ${done}; } }`,
+    this.out.push(`${done}: { if (${path.inPage}) {`,
+      `const ${vpn} = ${path.vpn}, ${idx} = ${this.tlbBase()} + ${path.slot}, ${view} = T.views[${idx}];`,
+      `if (T.tagRead[${idx}] === ${vpn} && ${view} !== undefined) { const ${p} = T.offsets[${idx}] + ${path.offset}; ${v} = ${get}; ${vh} = ${size === 8 ? `${view}.getUint32(${p} + 4, true)` : '0'}; break ${done}; } }`,
       `${slow} }`);
     return [v, vh];
   }
@@ -340,18 +355,52 @@ export class Emitter {
   }
 
   /**
-   * The condition under which the linear address `lin` (see linearOf) may
-   * take the TLB hit path inline: it stays within one page and, in 64-bit
-   * code, is canonical; elsewhere the data segment is flat (base 0, limit
-   * 4 GiB, expand-up, writable, usable), for which Cpu.linear's checks can
-   * never fail.
+   * How the linear address `lin` (see linearOf) takes the TLB hit path
+   * inline: the condition under which it may (it stays within one page and,
+   * in 64-bit code, is canonical; elsewhere the data segment is flat: base 0,
+   * limit 4 GiB, expand-up, writable, usable, for which Cpu.linear's checks
+   * can never fail), its page number, TLB slot and offset in the page.
    */
-  private directLinear(seg: number, lin: string, size: number): string | undefined {
-    const page = `(${lin} & 4095) <= ${4096 - size}`;
-    if (this.block.codeSize === 8) return `${lin} >= -140737488355328 && ${lin} + ${size - 1} < 140737488355328 && ${page}`;
+  inlinePath(seg: number, lin: string, size: number): InlinePath | undefined {
+    if (this.block.codeSize === 8) {
+      const halves = this.addressHalves.get(lin);
+      if (halves === undefined) {
+        return {
+          inPage: `${lin} >= -140737488355328 && ${lin} + ${size - 1} < 140737488355328 && (${lin} & 4095) <= ${4096 - size}`,
+          vpn: `Math.floor(${lin} / 4096)`, slot: `(Math.floor(${lin} / 4096) & ${TLB_MASK})`, offset: `(${lin} & 4095)`,
+        };
+      }
+      // Canonical: the high half within [-2^15, 2^15), so bits 63-47 agree; staying in the page keeps it so.
+      const [low, high] = halves;
+      return {
+        inPage: `((${high} + 32768) >>> 16) === 0 && (${low} & 4095) <= ${4096 - size}`,
+        vpn: `${high} * 1048576 + (${low} >>> 12)`, slot: `((${low} >>> 12) & ${TLB_MASK})`, offset: `(${low} & 4095)`,
+      };
+    }
     if (seg >= 4) return undefined;
     this.flatGuards.add(seg);
-    return `g${seg} && ${page}`;
+    // Outside 64-bit code the address is a 32-bit unsigned integer.
+    return { inPage: `g${seg} && (${lin} & 4095) <= ${4096 - size}`, vpn: `(${lin} >>> 12)`, slot: `((${lin} >>> 12) & ${TLB_MASK})`, offset: `(${lin} & 4095)` };
+  }
+
+  /**
+   * 64-bit addresses whose halves are at hand as integers (low: unsigned 32
+   * bits, high: signed 32 bits), by the local or literal holding the address
+   * as a number. The inline path then checks and indexes the TLB with
+   * integer operations; from the number itself it takes floating-point
+   * division, flooring and truncation, which cost more than the access.
+   */
+  private readonly addressHalves = new Map<string, readonly [string, string]>();
+
+  /** `address` (a local or literal) has these halves: see addressHalves. */
+  noteAddressHalves(address: string, low: string, high: string): void {
+    this.addressHalves.set(address, [low, high]);
+  }
+
+  /** A local `a` just assigned the address expression `ea`: it has the same halves. */
+  aliasAddress(a: string, ea: string): void {
+    const halves = this.addressHalves.get(ea);
+    if (halves !== undefined) this.addressHalves.set(a, halves);
   }
 
   /** Segments whose flatness the code tests (g0..g3), FS/GS whose bases it adds (sb4, sb5), and whether it reads the TLB half of the CPL (tb). */
@@ -392,15 +441,16 @@ export class Emitter {
     const a = this.fresh();
     const slow = this.slow(`cpu.write(${seg}, ${a}, ${size}, ${v}, ${vh});`);
     this.out.push(`const ${a} = ${ea};`);
+    this.aliasAddress(a, ea);
     const lin = this.linearOf(seg, a);
-    const direct = lin === undefined ? undefined : this.directLinear(seg, lin, size);
-    if (lin === undefined || direct === undefined) { this.out.push(slow); return; }
+    const path = lin === undefined ? undefined : this.inlinePath(seg, lin, size);
+    if (path === undefined) { this.out.push(slow); return; }
     const vpn = this.fresh(), idx = this.fresh(), view = this.fresh(), p = this.fresh();
     const set = size === 1 ? `${view}.setUint8(${p}, ${v});` : size === 2 ? `${view}.setUint16(${p}, ${v}, true);` : `${view}.setUint32(${p}, ${v} >>> 0, true);`;
     const done = this.fresh();
-    this.out.push(`${done}: { if (${direct}) {`,
-      `const ${vpn} = Math.floor(${lin} / 4096), ${idx} = ${this.tlbBase()} + (${vpn} & ${TLB_MASK}), ${view} = T.views[${idx}];`,
-      `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) { const ${p} = T.offsets[${idx}] + (${lin} & 4095); ${set} ${size === 8 ? `${view}.setUint32(${p} + 4, ${vh} >>> 0, true);` : ''} break ${done}; } }`,
+    this.out.push(`${done}: { if (${path.inPage}) {`,
+      `const ${vpn} = ${path.vpn}, ${idx} = ${this.tlbBase()} + ${path.slot}, ${view} = T.views[${idx}];`,
+      `if (T.tagWrite[${idx}] === ${vpn} && ${view} !== undefined && CP[T.physPages[${idx}] / 4096] !== 1) { const ${p} = T.offsets[${idx}] + ${path.offset}; ${set} ${size === 8 ? `${view}.setUint32(${p} + 4, ${vh} >>> 0, true);` : ''} break ${done}; } }`,
       `${slow} }`);
   }
 
