@@ -6,7 +6,7 @@
  * not to a later Jcc, not after the block, not in a fault's saved state).
  */
 import t from 'tap';
-import { TIERS, machine, runProgram, snapshot } from './tcg-jit-support';
+import { PTE_P, PTE_RW, TIERS, machine, runProgram, sameOnEveryTier, snapshot } from './tcg-jit-support';
 
 const CALLS = `
   mov ecx, 40
@@ -226,4 +226,48 @@ done:
   });
   t.same(states[1], states[0], 'blocks match the interpreter');
   t.same(states[2], states[0], 'compiled blocks match the interpreter');
+});
+
+/**
+ * RSP's low half crossing a multiple of 4 GiB: the compiled code moves RSP
+ * on its halves, so a push must borrow from the high half and a pop or RET
+ * carry into it. The test maps the pages either side of 4 GiB (virtual
+ * 0xfffff000 to physical 0x108000, 0x100000000 to 0x109000).
+ */
+t.test('pushes, calls, pops and returns across a 4 GiB boundary move both halves of RSP', async (t) => {
+  const src = `
+  mov rsp, 0x100000008
+  mov rax, 0x1122334455667788
+  push rax
+  push rax
+  call 1f
+  jmp 2f
+1:
+  pop rbx
+  push rbx
+  ret 8
+2:
+  pop rcx
+  mov rdx, rsp
+  jmp 3f
+3:
+done:
+  nop
+`;
+  const states = sameOnEveryTier(t, (m, tier) => {
+    m.mem.writeU32(0x1000, 0x2000 | PTE_P | PTE_RW);
+    m.mem.writeU32(0x2000 + 3 * 8, 0xa000 | PTE_P | PTE_RW);
+    m.mem.writeU32(0xa000 + 511 * 8, 0xb000 | PTE_P | PTE_RW);
+    m.mem.writeU32(0xb000 + 511 * 8, 0x108000 | PTE_P | PTE_RW);
+    m.mem.writeU32(0x2000 + 4 * 8, 0xc000 | PTE_P | PTE_RW);
+    m.mem.writeU32(0xc000, 0xd000 | PTE_P | PTE_RW);
+    m.mem.writeU32(0xd000, 0x109000 | PTE_P | PTE_RW);
+    runProgram(m, src);
+    t.notOk(m.fault(), `${tier}: no fault`);
+    t.same([m.mem.readU32(0x109000), m.mem.readU32(0x109004)], [0x55667788, 0x11223344], `${tier}: the first push, above 4 GiB`);
+    t.same([m.mem.readU32(0x108ff8), m.mem.readU32(0x108ffc)], [0x55667788, 0x11223344], `${tier}: the second, below`);
+    t.same([m.mem.readU32(0x108ff0), m.mem.readU32(0x108ff4), m.cpu.hi[3]], [m.cpu.lo[3], 0, 0], `${tier}: CALL pushed the return address below, POP read it`);
+  });
+  t.equal(states[0].r4, '1:8', 'RSP back above 4 GiB after RET 8 and a POP');
+  t.equal(states[0].r1, '11223344:55667788', 'POP below 4 GiB read the pushed value');
 });

@@ -34,8 +34,15 @@ function stackAddress(e: Emitter, sp: string, delta: 0 | -8): string {
   return `const ${sp} = ${RSP} - 8;`;
 }
 
-function setRsp(v: string): string {
-  return `lo[4] = ${v} >>> 0; hi[4] = Math.floor(${v} / 4294967296);`;
+/**
+ * RSP += delta (-8 for a push, 8 plus RET's immediate for a pop), on the
+ * halves: the high half moves only on a borrow or carry out of the low one.
+ * Integer operations only, where the sum as one number would take a
+ * floating-point division and truncation to split again.
+ */
+function moveRsp(delta: number): string {
+  if (delta < 0) return `hi[4] = lo[4] < ${-delta} ? (hi[4] - 1) >>> 0 : hi[4]; lo[4] = (lo[4] - ${-delta}) >>> 0;`;
+  return `hi[4] = lo[4] + ${delta} >= 4294967296 ? (hi[4] + 1) >>> 0 : hi[4]; lo[4] = (lo[4] + ${delta}) >>> 0;`;
 }
 
 export function emitStack(e: Emitter, block: Block, k: number): StackEmit {
@@ -53,13 +60,13 @@ export function emitStack(e: Emitter, block: Block, k: number): StackEmit {
     if (op < 0x58) {
       out.push(stackAddress(e, sp, -8));
       e.store(SEG_SS, sp, 8, `lo[${r}]`, `hi[${r}]`);
-      out.push(setRsp(sp));
+      out.push(moveRsp(-8));
       if (!last) out.push(`if (!b.valid) { cpu.rip = ${next}; ${end} }`);
     } else {
       out.push(stackAddress(e, sp, 0));
       const [v, vh] = e.load(SEG_SS, sp, 8);
       // POP RSP: the loaded value wins over the increment.
-      out.push(`${setRsp(`(${sp} + 8)`)} lo[${r}] = ${v}; hi[${r}] = ${vh};`);
+      out.push(`${moveRsp(8)} lo[${r}] = ${v}; hi[${r}] = ${vh};`);
     }
     return 'fall';
   }
@@ -70,7 +77,7 @@ export function emitStack(e: Emitter, block: Block, k: number): StackEmit {
     const sp = e.fresh();
     out.push(stackAddress(e, sp, -8));
     e.store(SEG_SS, sp, 8, `${next >>> 0}`, `${Math.floor(next / TWO_32) >>> 0}`);
-    out.push(`${setRsp(sp)} cpu.rip = ${target}; ${end}`);
+    out.push(`${moveRsp(-8)} cpu.rip = ${target}; ${end}`);
     return 'end';
   }
   if ((op === 0xc3 || op === 0xc2) && i.opSize === 8) {
@@ -81,7 +88,7 @@ export function emitStack(e: Emitter, block: Block, k: number): StackEmit {
     // A non-canonical target raises #GP before RSP moves.
     const t = e.fresh();
     out.push(`const ${t} = (${vh} | 0) * 4294967296 + ${v};`, e.checkTarget64(t));
-    out.push(`${setRsp(`(${sp} + ${8 + (op === 0xc2 ? i.imm : 0)})`)} cpu.rip = ${t}; ${end}`);
+    out.push(`${moveRsp(8 + (op === 0xc2 ? i.imm : 0))} cpu.rip = ${t}; ${end}`);
     return 'end';
   }
   if (op === 0xff && (i.regField === 2 || i.regField === 4) && i.opSize === 8) {
@@ -101,7 +108,7 @@ export function emitStack(e: Emitter, block: Block, k: number): StackEmit {
       const sp = e.fresh();
       out.push(stackAddress(e, sp, -8));
       e.store(SEG_SS, sp, 8, `${next >>> 0}`, `${Math.floor(next / TWO_32) >>> 0}`);
-      out.push(setRsp(sp));
+      out.push(moveRsp(-8));
     }
     out.push(`cpu.rip = ${t}; ${end}`);
     return 'end';
