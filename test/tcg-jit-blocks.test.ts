@@ -400,8 +400,7 @@ function mapKernelHalf(m: Machine): void {
   m.mem.writeU32(0x7008, 0x103000 | PTE_P | PTE_RW);
 }
 
-// The block must end before done (a JMP to the next instruction is not followed), or the runner,
-// stopping there, would run it on tier 1 even when compiled.
+// The quadword the RIP-relative load reads sits before the code, jumped over.
 const KERNEL_HALF_ACCESSES = `
   jmp 1f
 value:
