@@ -23,27 +23,34 @@ import { hasTier1Alu, tier1Alu } from './tier1-alu';
 const CANONICAL_LIMIT = 0x800000000000;
 
 /**
- * The TLB slot for `size` bytes at linear address `lin` when they are
- * canonical and within one page, else -1 (the generic handler then raises
- * the fault or splits the access).
+ * The TLB slot for `size` bytes at the linear address whose halves are `lo`
+ * (unsigned) and `hi` (signed) when they are canonical (the high half within
+ * ±2^15) and within one page, else -1 (the generic handler then raises the
+ * fault or splits the access). Integer operations only: from the address as
+ * one number this took floating-point division and truncation.
  */
-function slotFor(cpu: Cpu, lin: number, size: number): number {
-  if (lin < -CANONICAL_LIMIT || lin + size > CANONICAL_LIMIT || (lin & 4095) > 4096 - size) return -1;
-  return (cpu.cpl === 3 ? TLB_SIZE : 0) + (Math.floor(lin / 4096) & TLB_MASK);
+function slotFor(cpu: Cpu, lo: number, hi: number, size: number): number {
+  if (((hi + 32768) >>> 16) !== 0 || (lo & 4095) > 4096 - size) return -1;
+  return (cpu.cpl === 3 ? TLB_SIZE : 0) + ((lo >>> 12) & TLB_MASK);
 }
 
-/** TLB slot of a read of `size` bytes at linear `lin` that hits a RAM page, or -1. */
-function readSlot(cpu: Cpu, lin: number, size: number): number {
-  const idx = slotFor(cpu, lin, size);
+/** The page number the TLB tags hold for the address with halves `lo`, `hi`. */
+function pageOf(lo: number, hi: number): number {
+  return hi * 1048576 + (lo >>> 12);
+}
+
+/** TLB slot of a read of `size` bytes at the address with halves `lo`, `hi` that hits a RAM page, or -1. */
+function readSlot(cpu: Cpu, lo: number, hi: number, size: number): number {
+  const idx = slotFor(cpu, lo, hi, size);
   const mmu = cpu.mmu;
-  return idx >= 0 && mmu.tagRead[idx] === Math.floor(lin / 4096) && mmu.views[idx] !== undefined ? idx : -1;
+  return idx >= 0 && mmu.tagRead[idx] === pageOf(lo, hi) && mmu.views[idx] !== undefined ? idx : -1;
 }
 
 /** TLB slot of a write that hits a RAM page holding no cached code, or -1. */
-function writeSlot(cpu: Cpu, lin: number, size: number): number {
-  const idx = slotFor(cpu, lin, size);
+function writeSlot(cpu: Cpu, lo: number, hi: number, size: number): number {
+  const idx = slotFor(cpu, lo, hi, size);
   const mmu = cpu.mmu;
-  if (idx < 0 || mmu.tagWrite[idx] !== Math.floor(lin / 4096) || mmu.views[idx] === undefined) return -1;
+  if (idx < 0 || mmu.tagWrite[idx] !== pageOf(lo, hi) || mmu.views[idx] === undefined) return -1;
   const jit = cpu.jit;
   return jit !== undefined && jit.cache.codePages[mmu.physPages[idx] / 4096] === 1 ? -1 : idx;
 }
@@ -53,9 +60,9 @@ function slotView(cpu: Cpu, idx: number): DataView {
   return cpu.mmu.views[idx] as DataView;
 }
 
-/** The byte offset of linear address `lin` in slotView(cpu, idx). */
-function slotOffset(cpu: Cpu, idx: number, lin: number): number {
-  return cpu.mmu.offsets[idx] + (lin & 4095);
+/** The byte offset, in slotView(cpu, idx), of the address whose low half is `lo`. */
+function slotOffset(cpu: Cpu, idx: number, lo: number): number {
+  return cpu.mmu.offsets[idx] + (lo & 4095);
 }
 
 function movRegReg64(dest: 'rm' | 'reg'): Handler {
@@ -73,10 +80,10 @@ function movRegReg32(dest: 'rm' | 'reg'): Handler {
 /** MOV reg, [mem] at 4 or 8 bytes. */
 function movLoad(size: 4 | 8, generic: Handler): Handler {
   return (cpu, i) => {
-    const lin = cpu.effectiveAddress(i);
-    const idx = readSlot(cpu, lin, size);
+    cpu.effectiveAddress(i);
+    const lo = cpu.eaLo, idx = readSlot(cpu, lo, cpu.eaHi | 0, size);
     if (idx < 0) { generic(cpu, i); return; }
-    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lin);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lo);
     cpu.lo[i.reg] = view.getUint32(p, true);
     cpu.hi[i.reg] = size === 8 ? view.getUint32(p + 4, true) : 0;
   };
@@ -85,10 +92,10 @@ function movLoad(size: 4 | 8, generic: Handler): Handler {
 /** MOV [mem], reg at 4 or 8 bytes. */
 function movStore(size: 4 | 8, generic: Handler): Handler {
   return (cpu, i) => {
-    const lin = cpu.effectiveAddress(i);
-    const idx = writeSlot(cpu, lin, size);
+    cpu.effectiveAddress(i);
+    const lo = cpu.eaLo, idx = writeSlot(cpu, lo, cpu.eaHi | 0, size);
     if (idx < 0) { generic(cpu, i); return; }
-    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lin);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lo);
     view.setUint32(p, cpu.lo[i.reg], true);
     if (size === 8) view.setUint32(p + 4, cpu.hi[i.reg], true);
   };
@@ -97,10 +104,10 @@ function movStore(size: 4 | 8, generic: Handler): Handler {
 /** MOVZX reg, byte or word [mem] (0F B6, 0F B7): the register gets the zero-extended value at any operand size. */
 function movzxLoad(bytes: 1 | 2, generic: Handler): Handler {
   return (cpu, i) => {
-    const lin = cpu.effectiveAddress(i);
-    const idx = readSlot(cpu, lin, bytes);
+    cpu.effectiveAddress(i);
+    const lo = cpu.eaLo, idx = readSlot(cpu, lo, cpu.eaHi | 0, bytes);
     if (idx < 0) { generic(cpu, i); return; }
-    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lin);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lo);
     cpu.lo[i.reg] = bytes === 1 ? view.getUint8(p) : view.getUint16(p, true);
     cpu.hi[i.reg] = 0;
   };
@@ -109,50 +116,55 @@ function movzxLoad(bytes: 1 | 2, generic: Handler): Handler {
 /** MOV [mem], imm32 (C7 /0) at 4 or 8 bytes (sign-extended to 64 bits). */
 function movStoreImm(size: 4 | 8, generic: Handler): Handler {
   return (cpu, i) => {
-    const lin = cpu.effectiveAddress(i);
-    const idx = writeSlot(cpu, lin, size);
+    cpu.effectiveAddress(i);
+    const lo = cpu.eaLo, idx = writeSlot(cpu, lo, cpu.eaHi | 0, size);
     if (idx < 0) { generic(cpu, i); return; }
-    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lin);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lo);
     view.setUint32(p, i.imm >>> 0, true);
     if (size === 8) view.setUint32(p + 4, i.imm < 0 ? 0xffffffff : 0, true);
   };
 }
 
-/** The stack pointer as a 64-bit linear address (SS has base 0 in 64-bit mode). */
-function stackTop(cpu: Cpu): number {
-  return (cpu.hi[4] | 0) * 4294967296 + cpu.lo[4];
+/** RSP after a push: the low half moved down 8, the high half borrowing (SS has base 0 in 64-bit mode). */
+function pushedLo(cpu: Cpu): number {
+  return (cpu.lo[4] - 8) >>> 0;
+}
+function pushedHi(cpu: Cpu): number {
+  return (cpu.hi[4] | 0) - (cpu.lo[4] < 8 ? 1 : 0);
 }
 
-function setStackTop(cpu: Cpu, sp: number): void {
-  cpu.lo[4] = sp >>> 0;
-  cpu.hi[4] = Math.floor(sp / 4294967296) >>> 0;
+/** RSP += delta on its halves (a carry or borrow moves the high half). */
+function moveStackTop(cpu: Cpu, delta: 8 | -8): void {
+  const lo = cpu.lo[4], moved = lo + delta;
+  if (moved < 0 || moved >= 4294967296) cpu.hi[4] = (cpu.hi[4] + (delta > 0 ? 1 : -1)) >>> 0;
+  cpu.lo[4] = moved >>> 0;
 }
 
 /** PUSH r64 (not RSP). */
 function push64(generic: Handler): Handler {
   return (cpu, i) => {
-    const sp = stackTop(cpu) - 8;
-    const idx = writeSlot(cpu, sp, 8);
+    const sp = pushedLo(cpu);
+    const idx = writeSlot(cpu, sp, pushedHi(cpu), 8);
     if (idx < 0) { generic(cpu, i); return; }
     const r = (i.opcode & 7) | ((i.rex & 1) << 3);
     const view = slotView(cpu, idx), p = slotOffset(cpu, idx, sp);
     view.setUint32(p, cpu.lo[r], true);
     view.setUint32(p + 4, cpu.hi[r], true);
-    setStackTop(cpu, sp);
+    moveStackTop(cpu, -8);
   };
 }
 
 /** POP r64 (not RSP). */
 function pop64(generic: Handler): Handler {
   return (cpu, i) => {
-    const sp = stackTop(cpu);
-    const idx = readSlot(cpu, sp, 8);
+    const sp = cpu.lo[4];
+    const idx = readSlot(cpu, sp, cpu.hi[4] | 0, 8);
     if (idx < 0) { generic(cpu, i); return; }
     const r = (i.opcode & 7) | ((i.rex & 1) << 3);
     const view = slotView(cpu, idx), p = slotOffset(cpu, idx, sp);
     cpu.lo[r] = view.getUint32(p, true);
     cpu.hi[r] = view.getUint32(p + 4, true);
-    setStackTop(cpu, sp + 8);
+    moveStackTop(cpu, 8);
   };
 }
 
@@ -169,13 +181,13 @@ function lea64(size: 4 | 8): Handler {
 function callRel64(generic: Handler): Handler {
   return (cpu, i) => {
     const ret = cpu.nextRip, target = ret + i.imm;
-    const sp = stackTop(cpu) - 8;
-    const idx = target >= -CANONICAL_LIMIT && target < CANONICAL_LIMIT ? writeSlot(cpu, sp, 8) : -1;
+    const sp = pushedLo(cpu);
+    const idx = target >= -CANONICAL_LIMIT && target < CANONICAL_LIMIT ? writeSlot(cpu, sp, pushedHi(cpu), 8) : -1;
     if (idx < 0) { generic(cpu, i); return; }
     const view = slotView(cpu, idx), p = slotOffset(cpu, idx, sp);
     view.setUint32(p, ret >>> 0, true);
     view.setUint32(p + 4, Math.floor(ret / 4294967296) >>> 0, true);
-    setStackTop(cpu, sp);
+    moveStackTop(cpu, -8);
     cpu.nextRip = target;
   };
 }
@@ -183,13 +195,13 @@ function callRel64(generic: Handler): Handler {
 /** RET (C3) in 64-bit code: pops a canonical return address. */
 function ret64(generic: Handler): Handler {
   return (cpu, i) => {
-    const sp = stackTop(cpu);
-    const idx = readSlot(cpu, sp, 8);
+    const sp = cpu.lo[4];
+    const idx = readSlot(cpu, sp, cpu.hi[4] | 0, 8);
     if (idx < 0) { generic(cpu, i); return; }
     const view = slotView(cpu, idx), p = slotOffset(cpu, idx, sp);
     const target = (view.getUint32(p + 4, true) | 0) * 4294967296 + view.getUint32(p, true);
     if (target < -CANONICAL_LIMIT || target >= CANONICAL_LIMIT) { generic(cpu, i); return; } // #GP, from the generic path
-    setStackTop(cpu, sp + 8);
+    moveStackTop(cpu, 8);
     cpu.nextRip = target;
   };
 }
