@@ -7,7 +7,11 @@
  *           immediate and by CL, ROL/ROR 32/64;
  *   chacha: a ChaCha quarter-round (32-bit add, xor, rol 16/12/8/7);
  *   mpi:    mpihelp_submul_1's inner step (64-bit imul x4 of 32-bit halves,
- *           shr 32, add, cmp, cmovae).
+ *           shr 32, add, cmp, cmovae);
+ *   submul: the same step with its memory traffic, as the kernel runs it
+ *           (the hottest loop of a Linux boot): a limb loaded from one
+ *           array, multiplied, subtracted with borrow from the other and
+ *           stored back; two 8-byte loads and a store through the TLB.
  *
  * Usage (after `npx tsc -p .`): node dist/scripts/bench/jit-arith.js [iterations] [runs] [loops]
  */
@@ -15,7 +19,7 @@ import { machine, runProgram } from '../../test/tcg-jit-support';
 
 const ITERS = Number(process.argv[2] ?? '1000000');
 const RUNS = Number(process.argv[3] ?? '5');
-const LOOPS = (process.argv[4] ?? 'mix,chacha,mpi').split(',');
+const LOOPS = (process.argv[4] ?? 'mix,chacha,mpi,submul').split(',');
 
 /** Loop bodies; each ends with `dec r8d; jne again` (counted in the instruction total). */
 const BODIES: Record<string, string> = {
@@ -62,6 +66,32 @@ const BODIES: Record<string, string> = {
   cmovae r9, rdx
   shr r10, 32
   add rax, r13`,
+  submul: `
+  mov esi, r8d
+  and esi, 63
+  mov rcx, qword ptr [rsi * 8 + 0x20000]
+  mov rdx, rcx
+  mov ecx, ecx
+  shr rdx, 32
+  mov r10, rcx
+  imul r10, rbx
+  mov r13, rdx
+  imul r13, rbx
+  imul rcx, rdi
+  imul rdx, rdi
+  mov r14, r10
+  mov r10d, r10d
+  shr r14, 32
+  add rcx, r13
+  add rcx, r14
+  cmp rcx, r13
+  cmovae rdx, r14
+  shl rcx, 32
+  add r10, rcx
+  mov r13, qword ptr [rsi * 8 + 0x30000]
+  sub r13, r10
+  adc r9, rdx
+  mov qword ptr [rsi * 8 + 0x30000], r13`,
 };
 
 for (const loop of LOOPS) {
