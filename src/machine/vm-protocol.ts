@@ -18,7 +18,6 @@ export type MachineEnd =
 export interface CpuSummary {
   index: number;
   rip: string;
-  halted: boolean;
   /** Linux TID of the thread running this vCPU (the machine worker's, or under KVM SMP the vCPU's own). */
   threadId: number;
 }

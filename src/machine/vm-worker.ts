@@ -147,7 +147,6 @@ function cpuSummaries(): CpuSummary[] {
   return m.accel.vcpus.map((v) => ({
     index: v.index,
     rip: '0x' + m.readVcpu(v.index, (vcpu) => vcpu.getRegisters().rip).toString(16),
-    halted: false,
     threadId: m.vcpuThreadId(v.index, threadId),
   }));
 }
