@@ -233,15 +233,17 @@ export class Emitter {
       return true;
     }
     if (size !== 8) return false;
-    const av = this.fresh(), avh = this.fresh(), bv = this.fresh(), bvh = this.fresh(), t = this.fresh();
+    const av = this.fresh(), avh = this.fresh(), bv = this.fresh(), bvh = this.fresh();
     this.out.push(`const ${av} = ${a}, ${avh} = ${ah}, ${bv} = ${b}, ${bvh} = ${bh};`);
     let lazy: number;
+    // The carry (borrow) out of the low halves as an unsigned 32-bit compare, so V8 keeps the
+    // arithmetic in 32-bit registers instead of forming the 33-bit sum as a double.
     switch (op) {
       case ALU_ADD:
-        this.out.push(`const ${t} = ${av} + ${bv}; const ${r} = ${t} >>> 0; const ${rh} = (${avh} + ${bvh} + (${t} >= 4294967296 ? 1 : 0)) >>> 0;`);
+        this.out.push(`const ${r} = (${av} + ${bv}) >>> 0; const ${rh} = (${avh} + ${bvh} + (${r} < ${av} ? 1 : 0)) >>> 0;`);
         lazy = LAZY_ADD; break;
       case ALU_SUB: case ALU_CMP:
-        this.out.push(`const ${t} = ${av} - ${bv}; const ${r} = ${t} >>> 0; const ${rh} = (${avh} - ${bvh} - (${t} < 0 ? 1 : 0)) >>> 0;`);
+        this.out.push(`const ${r} = (${av} - ${bv}) >>> 0; const ${rh} = (${avh} - ${bvh} - (${av} < ${bv} ? 1 : 0)) >>> 0;`);
         lazy = LAZY_SUB; break;
       case ALU_AND: this.out.push(`const ${r} = (${av} & ${bv}) >>> 0, ${rh} = (${avh} & ${bvh}) >>> 0;`); lazy = LAZY_LOGIC; break;
       case ALU_OR: this.out.push(`const ${r} = (${av} | ${bv}) >>> 0, ${rh} = (${avh} | ${bvh}) >>> 0;`); lazy = LAZY_LOGIC; break;
