@@ -211,12 +211,48 @@ function jcc64(zero: boolean | undefined, generic: Handler): Handler {
   return (cpu, i) => {
     const f = cpu.flags;
     const taken = zero === undefined ? f.condition(i.opcode & 0xf) : f.zf() === zero;
-    if (!taken) return;
-    const target = cpu.nextRip + i.imm;
-    if (target >= -CANONICAL_LIMIT && target < CANONICAL_LIMIT) cpu.nextRip = target;
-    else generic(cpu, i); // #GP
+    if (taken) branch(cpu, i, generic);
   };
 }
+
+/** A taken relative branch: RIP moves by the displacement, or the generic handler raises the #GP of a non-canonical target. */
+function branch(cpu: Cpu, i: DecodedInstruction, generic: Handler): void {
+  const target = cpu.nextRip + i.imm;
+  if (target >= -CANONICAL_LIMIT && target < CANONICAL_LIMIT) cpu.nextRip = target;
+  else generic(cpu, i);
+}
+
+/** NOP (90 without REX.B or F3) and the hint NOP 0F 1F, whose memory operand is never accessed: the padding compilers put between functions and loop heads. */
+const nop: Handler = () => { /* nothing: the runner moves RIP on */ };
+
+/** JMP rel8/rel32 in 64-bit code (the block's last instruction: followed ones never run). */
+function jmp64(generic: Handler): Handler {
+  return (cpu, i) => branch(cpu, i, generic);
+}
+
+/** MOV r32/r64, imm (B8+r): REX.W takes a full 64-bit immediate. */
+function movRegImm(size: 4 | 8): Handler {
+  return (cpu, i) => {
+    const r = (i.opcode & 7) | ((i.rex & 1) << 3);
+    cpu.lo[r] = i.imm >>> 0;
+    cpu.hi[r] = size === 8 ? i.immHi >>> 0 : 0;
+  };
+}
+
+/** MOV r/m, imm32 (C7 /0) with a register: at 8 bytes the immediate is sign-extended. */
+function movRmImm(size: 4 | 8): Handler {
+  return (cpu, i) => {
+    cpu.lo[i.rm] = i.imm >>> 0;
+    cpu.hi[i.rm] = size === 8 && i.imm < 0 ? 0xffffffff : 0;
+  };
+}
+
+/** MOVSXD r64, r32 (63 with REX.W and a register). */
+const movsxdReg: Handler = (cpu, i) => {
+  const v = cpu.lo[i.rm];
+  cpu.lo[i.reg] = v;
+  cpu.hi[i.reg] = (v | 0) < 0 ? 0xffffffff : 0;
+};
 
 /** Shift or rotate (C1, D1) of a register by a constant count, at 4 or 8 bytes. */
 function shiftRegImm(size: 4 | 8): Handler {
@@ -244,6 +280,9 @@ interface Specialised {
   shiftImm: Map<number, Handler>;
   movzx: [Handler, Handler];
   storeImm: Map<number, Handler>;
+  jmp: Handler;
+  movImm: Map<number, Handler>;
+  movRmImm: Map<number, Handler>;
 }
 
 const bySize = (make: (size: 4 | 8) => Handler): Map<number, Handler> => new Map([[4, make(4)], [8, make(8)]]);
@@ -267,6 +306,9 @@ function specialisedFor(table: readonly Handler[]): Specialised {
       shiftImm: bySize(shiftRegImm),
       movzx: [movzxLoad(1, table[0x1b6]), movzxLoad(2, table[0x1b7])],
       storeImm: bySize((size) => movStoreImm(size, table[0xc7])),
+      jmp: jmp64(table[0xe9]),
+      movImm: bySize(movRegImm),
+      movRmImm: bySize(movRmImm),
     };
     made.set(table, s);
   }
@@ -297,10 +339,15 @@ export function tier1Handler(table: readonly Handler[], i: DecodedInstruction, c
     const cc = op & 0xf;
     return specialisedFor(table).jcc[cc === 5 ? 0 : cc === 4 ? 1 : 2];
   }
+  if ((op === 0x90 && (i.rex & 1) === 0 && i.rep !== 0xf3) || op === 0x11f) return nop;
+  if ((op === 0xe9 || op === 0xeb) && i.opSize === 8) return specialisedFor(table).jmp;
+  if (op === 0x63 && i.opSize === 8 && i.mod === 3) return movsxdReg;
   if (op === 0xe8 && i.opSize === 8) return specialisedFor(table).call;
   if (op === 0xc3 && i.opSize === 8) return specialisedFor(table).ret;
   if (i.opSize !== 4 && i.opSize !== 8) return generic;
   const size = i.opSize;
+  if (op >= 0xb8 && op <= 0xbf) return specialisedFor(table).movImm.get(size) as Handler;
+  if (op === 0xc7 && i.regField === 0 && i.mod === 3) return specialisedFor(table).movRmImm.get(size) as Handler;
   if (op === 0x8d && i.addrSize === 8 && i.mod !== 3) return specialisedFor(table).lea.get(size) as Handler;
   // Memory forms below address through DS/ES/SS/CS, whose base is 0 in 64-bit mode.
   const flatMemory = i.mod !== 3 && i.addrSize === 8 && i.segment < SEG_FS;
