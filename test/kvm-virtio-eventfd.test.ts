@@ -136,28 +136,37 @@ t.test('without doorbells the same notify is an MMIO exit (the fallback path)', 
 });
 
 /**
- * virtio-pci: the test places BAR 4 and enables MSI-X as firmware would; the
- * guest points vector 0 at its LAPIC (vector 0x41), sets queue 0 up with
- * that vector, rings the doorbell and waits in HLT for the interrupt. The
- * handler reports and stops instead of returning: IRET of 32-bit code is an
- * instruction this host's nested KVM (kvm_pvm) fails to emulate.
+ * Guest code: an interrupt gate at 0x20000 for `vector` pointing at the
+ * guest's `handler` label, the IDT loaded (the `idtr` label comes from
+ * idtrFor) and the LAPIC software-enabled.
  */
-const PCI_GUEST = `
-  mov $0x90000, %esp
+function gateTo(vector: number): string {
+  return `
   mov $handler, %eax
-  mov $0x20000 + ${MSI_VECTOR} * 8, %edi
+  mov $0x20000 + ${vector} * 8, %edi
   movw %ax, (%edi)
   movw %cs, 2(%edi)
   movw $0x8e00, 4(%edi)
   shr $16, %eax
   movw %ax, 6(%edi)
   lidt idtr
-  movl $0x1ff, 0xfee000f0
-  mov $${PCI_WINDOW}, %ebx
-  movl $0xfee00000, 0x4000(%ebx)
-  movl $0, 0x4004(%ebx)
-  movl $${MSI_VECTOR}, 0x4008(%ebx)
-  movl $0, 0x400c(%ebx)
+  movl $0x1ff, 0xfee000f0`;
+}
+
+function idtrFor(vector: number): string {
+  return `
+.align 4
+idtr: .word ${vector} * 8 + 7
+  .long 0x20000`;
+}
+
+/**
+ * Guest code, with %ebx at BAR 4: reset, VERSION_1 only, queue 0 at the
+ * rings above with MSI-X vector `msixVector` (0xffff: none), DRIVER_OK,
+ * interrupts on, then a ring of the doorbell and HLT until an interrupt.
+ */
+function pciQueueZeroThenWait(msixVector: number): string {
+  return `
   movb $0, 0x14(%ebx)
   movb $1, 0x14(%ebx)
   movb $3, 0x14(%ebx)
@@ -166,7 +175,7 @@ const PCI_GUEST = `
   movb $0xb, 0x14(%ebx)
   movw $0, 0x16(%ebx)
   movw $8, 0x18(%ebx)
-  movw $0, 0x1a(%ebx)
+  movw $${msixVector}, 0x1a(%ebx)
   movl $${DESC}, 0x20(%ebx)
   movl $0, 0x24(%ebx)
   movl $${AVAIL}, 0x28(%ebx)
@@ -178,14 +187,30 @@ const PCI_GUEST = `
   sti
   movw $0, 0x3000(%ebx)
 1: hlt
-  jmp 1b
+  jmp 1b`;
+}
+
+/**
+ * virtio-pci: the test places BAR 4 and enables MSI-X as firmware would; the
+ * guest points vector 0 at its LAPIC (vector 0x41), sets queue 0 up with
+ * that vector, rings the doorbell and waits in HLT for the interrupt. The
+ * handler reports and stops instead of returning: IRET of 32-bit code is an
+ * instruction this host's nested KVM (kvm_pvm) fails to emulate.
+ */
+const PCI_GUEST = `
+  mov $0x90000, %esp
+  ${gateTo(MSI_VECTOR)}
+  mov $${PCI_WINDOW}, %ebx
+  movl $0xfee00000, 0x4000(%ebx)
+  movl $0, 0x4004(%ebx)
+  movl $${MSI_VECTOR}, 0x4008(%ebx)
+  movl $0, 0x400c(%ebx)
+  ${pciQueueZeroThenWait(0)}
 handler:
   movzwl ${USED + 2}, %eax
   out %al, $${PROBE_PORT}
   ${GUEST_DONE}
-.align 4
-idtr: .word ${MSI_VECTOR} * 8 + 7
-  .long 0x20000
+${idtrFor(MSI_VECTOR)}
 `;
 
 function enableMsix(transport: VirtioPciTransport): void {
@@ -267,41 +292,13 @@ const INTX_COUNT = GUEST_SCRATCH;
 const INTX_GUEST = `
   mov $0x90000, %esp
   movl $0, ${INTX_COUNT}
-  mov $handler, %eax
-  mov $0x20000 + ${INTX_VECTOR} * 8, %edi
-  movw %ax, (%edi)
-  movw %cs, 2(%edi)
-  movw $0x8e00, 4(%edi)
-  shr $16, %eax
-  movw %ax, 6(%edi)
-  lidt idtr
-  movl $0x1ff, 0xfee000f0
+  ${gateTo(INTX_VECTOR)}
   movl $${0x10 + 2 * INTX_GSI}, 0xfec00000
   movl $${0x8000 | INTX_VECTOR}, 0xfec00010
   movl $${0x11 + 2 * INTX_GSI}, 0xfec00000
   movl $0, 0xfec00010
   mov $${PCI_WINDOW}, %ebx
-  movb $0, 0x14(%ebx)
-  movb $1, 0x14(%ebx)
-  movb $3, 0x14(%ebx)
-  movl $1, 0x8(%ebx)
-  movl $1, 0xc(%ebx)
-  movb $0xb, 0x14(%ebx)
-  movw $0, 0x16(%ebx)
-  movw $8, 0x18(%ebx)
-  movw $0xffff, 0x1a(%ebx)
-  movl $${DESC}, 0x20(%ebx)
-  movl $0, 0x24(%ebx)
-  movl $${AVAIL}, 0x28(%ebx)
-  movl $0, 0x2c(%ebx)
-  movl $${USED}, 0x30(%ebx)
-  movl $0, 0x34(%ebx)
-  movw $1, 0x1c(%ebx)
-  movb $0xf, 0x14(%ebx)
-  sti
-  movw $0, 0x3000(%ebx)
-1: hlt
-  jmp 1b
+  ${pciQueueZeroThenWait(0xffff)}
 handler:
   incl ${INTX_COUNT}
   cmpl $1, ${INTX_COUNT}
@@ -315,9 +312,7 @@ handler:
   mov ${INTX_COUNT}, %eax
   out %al, $${PROBE_PORT}
   ${GUEST_DONE}
-.align 4
-idtr: .word ${INTX_VECTOR} * 8 + 7
-  .long 0x20000
+${idtrFor(INTX_VECTOR)}
 `;
 
 /** Runs INTX_GUEST against a virtio-rng whose INTx wires go to `intx`; resolves to the interrupts the guest took. */
