@@ -55,6 +55,16 @@ function writeSlot(cpu: Cpu, lo: number, hi: number, size: number): number {
   return jit !== undefined && jit.cache.codePages[mmu.physPages[idx] / 4096] === 1 ? -1 : idx;
 }
 
+/** readSlot/writeSlot for the memory operand of `i` (64-bit addressing, a segment with base 0); its low half stays in cpu.eaLo. */
+function operandReadSlot(cpu: Cpu, i: DecodedInstruction, size: number): number {
+  cpu.effectiveAddress(i);
+  return readSlot(cpu, cpu.eaLo, cpu.eaHi | 0, size);
+}
+function operandWriteSlot(cpu: Cpu, i: DecodedInstruction, size: number): number {
+  cpu.effectiveAddress(i);
+  return writeSlot(cpu, cpu.eaLo, cpu.eaHi | 0, size);
+}
+
 /** The host view of a TLB slot that readSlot or writeSlot found. */
 function slotView(cpu: Cpu, idx: number): DataView {
   return cpu.mmu.views[idx] as DataView;
@@ -80,10 +90,9 @@ function movRegReg32(dest: 'rm' | 'reg'): Handler {
 /** MOV reg, [mem] at 4 or 8 bytes. */
 function movLoad(size: 4 | 8, generic: Handler): Handler {
   return (cpu, i) => {
-    cpu.effectiveAddress(i);
-    const lo = cpu.eaLo, idx = readSlot(cpu, lo, cpu.eaHi | 0, size);
+    const idx = operandReadSlot(cpu, i, size);
     if (idx < 0) { generic(cpu, i); return; }
-    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lo);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, cpu.eaLo);
     cpu.lo[i.reg] = view.getUint32(p, true);
     cpu.hi[i.reg] = size === 8 ? view.getUint32(p + 4, true) : 0;
   };
@@ -92,10 +101,9 @@ function movLoad(size: 4 | 8, generic: Handler): Handler {
 /** MOV [mem], reg at 4 or 8 bytes. */
 function movStore(size: 4 | 8, generic: Handler): Handler {
   return (cpu, i) => {
-    cpu.effectiveAddress(i);
-    const lo = cpu.eaLo, idx = writeSlot(cpu, lo, cpu.eaHi | 0, size);
+    const idx = operandWriteSlot(cpu, i, size);
     if (idx < 0) { generic(cpu, i); return; }
-    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lo);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, cpu.eaLo);
     view.setUint32(p, cpu.lo[i.reg], true);
     if (size === 8) view.setUint32(p + 4, cpu.hi[i.reg], true);
   };
@@ -104,10 +112,9 @@ function movStore(size: 4 | 8, generic: Handler): Handler {
 /** MOVZX reg, byte or word [mem] (0F B6, 0F B7): the register gets the zero-extended value at any operand size. */
 function movzxLoad(bytes: 1 | 2, generic: Handler): Handler {
   return (cpu, i) => {
-    cpu.effectiveAddress(i);
-    const lo = cpu.eaLo, idx = readSlot(cpu, lo, cpu.eaHi | 0, bytes);
+    const idx = operandReadSlot(cpu, i, bytes);
     if (idx < 0) { generic(cpu, i); return; }
-    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lo);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, cpu.eaLo);
     cpu.lo[i.reg] = bytes === 1 ? view.getUint8(p) : view.getUint16(p, true);
     cpu.hi[i.reg] = 0;
   };
@@ -116,10 +123,9 @@ function movzxLoad(bytes: 1 | 2, generic: Handler): Handler {
 /** MOV [mem], imm32 (C7 /0) at 4 or 8 bytes (sign-extended to 64 bits). */
 function movStoreImm(size: 4 | 8, generic: Handler): Handler {
   return (cpu, i) => {
-    cpu.effectiveAddress(i);
-    const lo = cpu.eaLo, idx = writeSlot(cpu, lo, cpu.eaHi | 0, size);
+    const idx = operandWriteSlot(cpu, i, size);
     if (idx < 0) { generic(cpu, i); return; }
-    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, lo);
+    const view = slotView(cpu, idx), p = slotOffset(cpu, idx, cpu.eaLo);
     view.setUint32(p, i.imm >>> 0, true);
     if (size === 8) view.setUint32(p + 4, i.imm < 0 ? 0xffffffff : 0, true);
   };
