@@ -4,7 +4,8 @@
  * held by another would otherwise burn its whole slice (4 ms) per turn. With
  * one vCPU the slice runs on, and each PAUSE counts as about a hundred
  * instructions of guest time (Cpu.pauseTime), as it takes on the order of a
- * hundred cycles on recent cores.
+ * hundred cycles on recent cores; the chunk it is in goes on with its budget
+ * cut by that time rather than ending at every PAUSE.
  */
 import t from 'tap';
 import { IoBus } from '../src/devices/bus';
@@ -47,5 +48,16 @@ for (const tier of TIERS) {
     // The first chunk is 2048 instructions of guest time; its last PAUSE gets only what is left of it.
     t.ok(v.cpu.pauseTime >= (pauses - 1) * PAUSE_EXTRA_INSTRUCTIONS - 2048 && v.cpu.pauseTime <= pauses * PAUSE_EXTRA_INSTRUCTIONS,
       `guest time spent in PAUSE: ${v.cpu.pauseTime} for ${pauses} PAUSEs`);
+  });
+  t.test(`${tier}: with one vCPU a PAUSE spin goes on within its chunk instead of ending it`, async (t) => {
+    const v = spinner(1, translate);
+    if (v.cpu.jit !== undefined) v.cpu.jit.compileThreshold = tier === 'compiled' ? 0 : Infinity;
+    let runs = 0;
+    const execute = v.cpu.execute.bind(v.cpu);
+    v.cpu.execute = (budget: number, stopAt?: number): number => { runs++; return execute(budget, stopAt); };
+    v.run();
+    const pauses = Math.ceil(v.cpu.instructionCount / 2);
+    // Each chunk holds its budget's guest time in PAUSEs (a hundred instructions each), not one PAUSE.
+    t.ok(pauses > 10 * runs, `${pauses} PAUSEs in ${runs} chunks`);
   });
 }

@@ -99,6 +99,20 @@ export class Cpu implements CodeReader {
    * guest time past the timer deadline the chunk was cut at.
    */
   chunkTimeEnd = Infinity;
+
+  /**
+   * The run loop's budget after a PAUSE set yieldSlice. With one vCPU the chunk
+   * goes on: yieldSlice is cleared and the budget cut to the guest time left before
+   * chunkTimeEnd, so the chunk still ends at its timer deadline, without a round
+   * trip through the vCPU loop at every PAUSE of a spin-wait (Linux's delay loops
+   * run hundreds of thousands during a boot). With more vCPUs the slice must be
+   * given up: returns `executed`, leaving yieldSlice set.
+   */
+  budgetAfterPause(executed: number, budget: number): number {
+    if (this.cpuCount > 1) return executed;
+    this.yieldSlice = false;
+    return Math.min(budget, executed + this.chunkTimeEnd - this.instructionCount - this.pauseTime);
+  }
   /** Waiting for INIT/SIPI (application processors start here). */
   waitForSipi = false;
   /** Instructions left in which interrupts stay blocked (STI, MOV SS, POP SS shadow). */
@@ -518,7 +532,11 @@ export class Cpu implements CodeReader {
     while (executed < budget) {
       try {
         while (executed < budget) {
-          if (this.stopReason !== undefined || this.halted || this.waitForSipi || this.yieldSlice) return executed;
+          if (this.stopReason !== undefined || this.halted || this.waitForSipi || this.yieldSlice) {
+            if (!this.yieldSlice || this.stopReason !== undefined || this.halted || this.waitForSipi) return executed;
+            budget = this.budgetAfterPause(executed, budget);
+            if (executed >= budget) return executed;
+          }
           if (this.rip === stopAt) return executed;
           if (this.interruptShadow === 0 && this.interruptSource !== undefined && this.takeInterrupt()) continue;
           executed++;

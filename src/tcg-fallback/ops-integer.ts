@@ -215,10 +215,11 @@ export const PAUSE_EXTRA_INSTRUCTIONS = 99;
 
 /**
  * PAUSE: spends PAUSE_EXTRA_INSTRUCTIONS of guest time (at most what is left
- * of the chunk's) and ends the vCPU's chunk, since the instructions after it would
- * otherwise run the chunk's whole instruction budget on top and carry guest
- * time past the timer deadline the chunk was cut at. With more vCPUs the
- * vCPU also gives up its slice, so the others can release what it spins on.
+ * of the chunk's) and tells the run loop (yieldSlice), which cuts the chunk's
+ * remaining instruction budget by that time (Cpu.budgetAfterPause), since the
+ * instructions after it would otherwise run the chunk's whole budget on top and
+ * carry guest time past the timer deadline the chunk was cut at. With more vCPUs
+ * the vCPU gives up its slice instead, so the others can release what it spins on.
  */
 function pause(cpu: Cpu): void {
   const room = cpu.chunkTimeEnd - cpu.instructionCount - 1 - cpu.pauseTime;

@@ -68,8 +68,12 @@ export class BlockRunner {
       try {
         while (executed < budget) {
           if (cpu.stopReason !== undefined || cpu.halted || cpu.waitForSipi || cpu.yieldSlice || cpu.rip === stopAt) {
-            this.countCompiled(compiledRetired, compiledCalls);
-            return executed;
+            const pauseOnly = cpu.stopReason === undefined && !cpu.halted && !cpu.waitForSipi && cpu.rip !== stopAt;
+            if (pauseOnly) budget = cpu.budgetAfterPause(executed, budget);
+            if (!pauseOnly || executed >= budget) {
+              this.countCompiled(compiledRetired, compiledCalls);
+              return executed;
+            }
           }
           if (cpu.interruptShadow === 0 && cpu.interruptSource !== undefined && cpu.takeInterrupt()) { prev = undefined; continue; }
           const b = cpu.interruptShadow === 0 && (cpu.eflagsSys & FLAG_TF) === 0 ? this.lookup(prev) : undefined;
