@@ -11,7 +11,10 @@
  *   submul: the same step with its memory traffic, as the kernel runs it
  *           (the hottest loop of a Linux boot): a limb loaded from one
  *           array, multiplied, subtracted with borrow from the other and
- *           stored back; two 8-byte loads and a store through the TLB.
+ *           stored back; two 8-byte loads and a store through the TLB;
+ *   calls:  a call to a two-instruction function, a test and branch, a jump:
+ *           five blocks of one to two instructions per iteration, so mostly
+ *           the cost of going from one compiled block to the next.
  *
  * Usage (after `npx tsc -p .`): node dist/scripts/bench/jit-arith.js [iterations] [runs] [loops]
  */
@@ -19,7 +22,8 @@ import { machine, runProgram } from '../../test/tcg-jit-support';
 
 const ITERS = Number(process.argv[2] ?? '1000000');
 const RUNS = Number(process.argv[3] ?? '5');
-const LOOPS = (process.argv[4] ?? 'mix,chacha,mpi,submul').split(',');
+const TIER = (process.env.TIER ?? 'compiled') as 'compiled' | 'blocks' | 'interp';
+const LOOPS = (process.argv[4] ?? 'mix,chacha,mpi,submul,calls').split(',');
 
 /** Loop bodies; each ends with `dec r8d; jne again` (counted in the instruction total). */
 const BODIES: Record<string, string> = {
@@ -92,12 +96,21 @@ const BODIES: Record<string, string> = {
   sub r13, r10
   adc r9, rdx
   mov qword ptr [rsi * 8 + 0x30000], r13`,
+  calls: `
+  call calls_add
+  test eax, eax
+  jz calls_after
+  jmp calls_after
+calls_add:
+  add eax, 3
+  ret
+calls_after:`,
 };
 
 for (const loop of LOOPS) {
   const body = BODIES[loop];
   if (body === undefined) throw new Error(`unknown loop ${loop}`);
-  const insnsPerIter = body.trim().split('\n').length + 2;
+  const insnsPerIter = body.trim().split('\n').filter((line) => !line.trim().endsWith(':')).length + 2;
   const src = `
   mov r8d, ${ITERS}
   mov rax, 0x123456789
@@ -114,7 +127,7 @@ done:
 `;
   const rates: number[] = [];
   for (let r = 0; r < RUNS; r++) {
-    const m = machine('compiled');
+    const m = machine(TIER);
     const c0 = process.cpuUsage();
     runProgram(m, src, ITERS * insnsPerIter + 100);
     const c1 = process.cpuUsage(c0);
