@@ -16,7 +16,8 @@
  *           five blocks of one to two instructions per iteration, so mostly
  *           the cost of going from one compiled block to the next.
  *
- * Usage (after `npx tsc -p .`): node dist/scripts/bench/jit-arith.js [iterations] [runs] [loops]
+ * Usage (after `npx tsc -p .`): [TIER=compiled|blocks|interp] node dist/scripts/bench/jit-arith.js [iterations] [runs] [loops]
+ * (TIER=blocks runs tier 1 only, never compiling; the default compiles every block at first use).
  */
 import { machine, runProgram } from '../../test/tcg-jit-support';
 
