@@ -444,6 +444,45 @@ t.test('loads, stores, pushes and pops at kernel-half addresses, also across a p
   t.equal(states[0].r8, '1020304:5060708', 'RIP-relative load');
 });
 
+// GS-relative accesses as the kernel's per-CPU variables make them, with a GS base in the
+// kernel half (0xfffffffec0000000) whose low half carries into the high one when the offset's
+// is added: compiled code adds base and offset on halves and must wrap as the CPU does. The
+// address a lost carry would give (0xfffffffe80000ff0) is mapped elsewhere and read first, so
+// its TLB entry is there to be hit wrongly.
+const GS_KERNEL_HALF = `
+  mov r9, 0xfffffffe80000ff0
+  mov r10, qword ptr [r9]
+  mov rbx, 0xc0000ff0
+  mov rax, qword ptr gs:[rbx]
+  mov qword ptr gs:[rbx + 8], rax
+  mov rcx, -2
+  mov rsi, 0xc0001020
+  inc dword ptr gs:[rsi + rcx * 8]
+  mov edx, dword ptr gs:[rsi + rcx * 8]
+  jmp 2f
+2:
+done:
+  nop
+`;
+
+t.test('GS-relative accesses with a kernel-half GS base and a carry between the halves agree on every tier', async (t) => {
+  const states = sameOnEveryTier(t, (m, tier) => {
+    mapKernelHalf(m);
+    m.mem.writeU32(0x5000 + 506 * 8, 0x8000 | PTE_P | PTE_RW); // 0xfffffffe80000000 -> 0x108000
+    m.mem.writeU32(0x8000, 0x9000 | PTE_P | PTE_RW);
+    m.mem.writeU32(0x9000, 0x108000 | PTE_P | PTE_RW);
+    m.cpu.segs[5].base = -0x140000000; // 0xfffffffec0000000
+    m.mem.writeU32(0x100ff0, 0x89abcdef); m.mem.writeU32(0x100ff4, 0x01234567);
+    m.mem.writeU32(0x103010, 41);
+    runProgram(m, GS_KERNEL_HALF);
+    t.notOk(m.fault(), `${tier}: no fault`);
+    t.same([m.mem.readU32(0x100ff8), m.mem.readU32(0x100ffc)], [0x89abcdef, 0x01234567], `${tier}: stored next to what it loaded (0xffffffff80000ff8)`);
+    t.equal(m.mem.readU32(0x103010), 42, `${tier}: INC at 0xffffffff80001010 (a negative index)`);
+  });
+  t.equal(states[0].r0, '1234567:89abcdef', 'RAX loaded from 0xffffffff80000ff0');
+  t.equal(states[0].r2, '0:2a', 'EDX read the incremented dword back');
+});
+
 t.test('accesses at and past the edge of the canonical range fault alike on every tier, leaving RAX', async (t) => {
   // Wholly non-canonical: #GP (#SS through RSP). Starting on the last, unmapped canonical page and
   // reaching past it: the interpreter's #PF on that page. Either way never the inline path.

@@ -612,7 +612,7 @@ function lea(s: Site): boolean {
     let lo = `${i.disp >>> 0}`, hi = `${i.disp < 0 ? -1 : 0}`;
     if (i.base >= 0) { lo += ` + lo[${i.base}]`; hi += ` + hi[${i.base}]`; }
     if (i.index >= 0) { lo += ` + lo[${i.index}] * ${1 << i.scale}`; hi += ` + hi[${i.index}] * ${1 << i.scale}`; }
-    out.push(`const ${l} = ${lo}; const ${h} = ((${hi} + Math.floor(${l} / 4294967296)) | 0) >>> 0;`);
+    out.push(`const ${l} = ${lo}; const ${h} = ((${hi} + ((${l} / 4294967296) | 0)) | 0) >>> 0;`);
     l = `(${l} >>> 0)`;
   } else if (i.ripRelative) {
     // RIP-relative: a constant. With a 67 prefix the sum is truncated to 32 bits (as effectiveAddress does).

@@ -298,7 +298,8 @@ export class Emitter {
       let lo = `${i.disp >>> 0}`, hi = `${i.disp < 0 ? -1 : 0}`;
       if (i.base >= 0) { lo += ` + lo[${i.base}]`; hi += ` + hi[${i.base}]`; }
       if (i.index >= 0) { lo += ` + lo[${i.index}] * ${1 << i.scale}`; hi += ` + hi[${i.index}] * ${1 << i.scale}`; }
-      this.out.push(`const ${l} = ${lo}; const ${h} = (${hi} + Math.floor(${l} / 4294967296)) | 0; const ${v} = ${h} * 4294967296 + (${l} >>> 0);`);
+      // The low sum is a non-negative integer below 2^36, so truncating its quotient is its carry (cheaper than Math.floor).
+      this.out.push(`const ${l} = ${lo}; const ${h} = (${hi} + ((${l} / 4294967296) | 0)) | 0; const ${v} = ${h} * 4294967296 + (${l} >>> 0);`);
       this.addressHalves.set(v, [`(${l} >>> 0)`, h]);
       return v;
     }
@@ -344,15 +345,26 @@ export class Emitter {
   /**
    * The linear address of the segment offset in local `a`, for the inline
    * path: `a` itself for DS/ES/SS/CS; in 64-bit code, for FS/GS, a new local
-   * with the segment's base added (hoisted as sb4/sb5, see guardStatements;
-   * both are canonical, so the sum is exact); undefined for FS/GS elsewhere.
+   * with the segment's base added (hoisted as sb4/sb5 and its halves
+   * sbl4/sbh4, sbl5/sbh5, see guardStatements). With the offset's halves at
+   * hand the sum is made on halves, wrapping at 2^64 as the CPU does (the
+   * kernel's per-CPU variables are GS-relative); else both are canonical and
+   * the sum of the numbers is exact. Undefined for FS/GS outside 64-bit code.
    */
   linearOf(seg: number, a: string): string | undefined {
     if (seg < 4) return a;
     if (this.block.codeSize !== 8) return undefined;
     this.segBases.add(seg);
     const l = this.fresh();
-    this.out.push(`const ${l} = ${a} + sb${seg};`);
+    const halves = this.addressHalves.get(a);
+    if (halves === undefined) {
+      this.out.push(`const ${l} = ${a} + sb${seg};`);
+      return l;
+    }
+    const [low, high] = halves;
+    const sum = this.fresh(), ll = this.fresh(), lh = this.fresh();
+    this.out.push(`const ${sum} = ${low} + sbl${seg}, ${ll} = ${sum} >>> 0, ${lh} = (${high} + sbh${seg} + (${sum} >= 4294967296 ? 1 : 0)) | 0, ${l} = ${lh} * 4294967296 + ${ll};`);
+    this.addressHalves.set(l, [ll, lh]);
     return l;
   }
 
@@ -427,14 +439,14 @@ export class Emitter {
       const sc = `cpu.segs[${seg}]`;
       return `g${seg} = ${sc}.base === 0 && ${sc}.limit === 4294967295 && (${sc}.type & 14) === 2 && ${sc}.s && !${sc}.unusable;`;
     });
-    for (const seg of this.segBases) parts.push(`sb${seg} = cpu.segs[${seg}].base;`);
+    for (const seg of this.segBases) parts.push(`sb${seg} = cpu.segs[${seg}].base; sbl${seg} = sb${seg} >>> 0; sbh${seg} = Math.floor(sb${seg} / 4294967296) | 0;`);
     if (this.usesTlbBase) parts.push(`tb = cpu.cpl === 3 ? ${TLB_SIZE} : 0;`);
     return parts.join(' ');
   }
 
   /** Declarations of the hoisted guards, for the function's prologue ('' when none is used). */
   guardDeclarations(): string {
-    const names = [...[...this.flatGuards].map((seg) => `g${seg}`), ...[...this.segBases].map((seg) => `sb${seg}`), ...(this.usesTlbBase ? ['tb'] : [])];
+    const names = [...[...this.flatGuards].map((seg) => `g${seg}`), ...[...this.segBases].flatMap((seg) => [`sb${seg}`, `sbl${seg}`, `sbh${seg}`]), ...(this.usesTlbBase ? ['tb'] : [])];
     return names.length === 0 ? '' : `let ${names.join(', ')}; ${this.guardStatements()}`;
   }
 
