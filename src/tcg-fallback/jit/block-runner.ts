@@ -63,6 +63,8 @@ export class BlockRunner {
     let prev: Block | undefined;
     /** The compiled block running, to count its retired instructions if it throws. */
     let running: Block | undefined;
+    /** The block tier 1 is running, to count the instruction that threw. */
+    let decoded: Block | undefined;
     let compiledRetired = 0, compiledCalls = 0;
     while (executed < budget) {
       try {
@@ -84,12 +86,11 @@ export class BlockRunner {
             this.interpretedInstructions += n;
             continue;
           }
-          const insns = b.insns, handlers = b.handlers, nexts = b.nexts, count = insns.length;
           if (b.compiled === undefined && !b.uncompilable && ++b.hits > this.compileThreshold) this.compile(b);
           const fn = b.compiled;
-          if (fn !== undefined && executed + count <= budget && !(stopAt > b.rip && stopAt <= b.lastInsnRip)) {
+          if (fn !== undefined && executed + b.insns.length <= budget && !(stopAt > b.rip && stopAt <= b.lastInsnRip)) {
             running = b;
-            const retired = fn(cpu, cpu.lo, cpu.hi, cpu.flags, handlers, insns, b, this.cache, budget - executed);
+            const retired = fn(cpu, cpu.lo, cpu.hi, cpu.flags, b.handlers, b.insns, b, this.cache, budget - executed);
             running = undefined;
             executed += retired;
             cpu.instructionCount += retired;
@@ -99,24 +100,19 @@ export class BlockRunner {
             if (b.valid && cpu.stopReason === undefined && !cpu.halted) prev = b;
             continue;
           }
-          let k = 0;
-          let complete = true;
-          for (; k < count; k++) {
-            if (executed >= budget || (k > 0 && cpu.rip === stopAt)) { complete = false; break; }
-            executed++;
-            const next = nexts[k];
-            cpu.nextRip = next;
-            handlers[k](cpu, insns[k]);
-            cpu.rip = cpu.nextRip;
-            if (cpu.interruptShadow > 0) cpu.interruptShadow--;
-            cpu.instructionCount++;
-            if (cpu.rip !== next) { k++; break; } // taken branch, or a REP iteration batch
-            if (!b.valid || cpu.stopReason !== undefined || cpu.halted) { k++; complete = false; break; }
-          }
+          decoded = b;
+          const k = this.runDecoded(b, budget - executed, stopAt);
+          decoded = undefined;
+          executed += k;
           this.blockInstructions += k;
-          if (complete) prev = b;
+          if (this.decodedComplete) prev = b;
         }
       } catch (e) {
+        if (decoded !== undefined) {
+          // The handler of the instruction at cpu.rip threw: it counts against the budget, as the interpreter's would.
+          executed += retiredBefore(decoded, cpu.rip) + 1;
+          decoded = undefined;
+        }
         if (running !== undefined) {
           // Precise state: cpu.rip is the faulting instruction; those before it retired.
           // A self-loop left its earlier iterations' count in loopBase (set only on a fault).
@@ -136,6 +132,33 @@ export class BlockRunner {
     }
     this.countCompiled(compiledRetired, compiledCalls);
     return executed;
+  }
+
+  /** Whether the last runDecoded ran its block to the end (the next block may then be chained to it). */
+  private decodedComplete = false;
+
+  /**
+   * Tier 1: the block's decoded instructions through their handlers, at most
+   * `room` of them, stopping before `stopAt` (after the first). Returns how
+   * many ran; a throw leaves cpu.rip at the instruction that threw.
+   */
+  private runDecoded(b: Block, room: number, stopAt: number): number {
+    const cpu = this.cpu;
+    const insns = b.insns, handlers = b.handlers, nexts = b.nexts, count = insns.length;
+    let k = 0;
+    for (; k < count; k++) {
+      if (k >= room || (k > 0 && cpu.rip === stopAt)) { this.decodedComplete = false; return k; }
+      const next = nexts[k];
+      cpu.nextRip = next;
+      handlers[k](cpu, insns[k]);
+      cpu.rip = cpu.nextRip;
+      if (cpu.interruptShadow > 0) cpu.interruptShadow--;
+      cpu.instructionCount++;
+      if (cpu.rip !== next) { this.decodedComplete = true; return k + 1; } // taken branch, or a REP iteration batch
+      if (!b.valid || cpu.stopReason !== undefined || cpu.halted) { this.decodedComplete = false; return k + 1; }
+    }
+    this.decodedComplete = true;
+    return k;
   }
 
   private countCompiled(retired: number, calls: number): void {
