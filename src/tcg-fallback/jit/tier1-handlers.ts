@@ -18,7 +18,7 @@ import type { DecodedInstruction } from '../decoder';
 import { SEG_FS } from '../cpu-constants';
 import { TLB_MASK, TLB_SIZE } from '../mmu';
 import { ALU_AND, aluShift } from '../alu';
-import { hasTier1Alu, tier1Alu } from './tier1-alu';
+import { hasTier1Alu, lowByteRegisters, tier1Alu, tier1IncDec } from './tier1-alu';
 
 const CANONICAL_LIMIT = 0x800000000000;
 
@@ -352,6 +352,9 @@ export function tier1Handler(table: readonly Handler[], i: DecodedInstruction, c
   if (op === 0xc3 && i.opSize === 8) return specialisedFor(table).ret;
   if (i.opSize !== 4 && i.opSize !== 8) return generic;
   const size = i.opSize;
+  // The accumulator with an immediate: op AL, imm8 (04, 0C, ..., 3C), op eAX, imm32 (05, ..., 3D); TEST (A8, A9).
+  if (op < 0x40 && ((op & 7) === 4 || (op & 7) === 5) && hasTier1Alu(op >> 3)) return tier1Alu(op >> 3, (op & 1) === 0 ? 1 : size, 'acc,imm');
+  if (op === 0xa8 || op === 0xa9) return tier1Alu(ALU_AND, op === 0xa8 ? 1 : size, 'test acc,imm');
   if (op >= 0xb8 && op <= 0xbf) return specialisedFor(table).movImm.get(size) as Handler;
   if (op === 0xc7 && i.regField === 0 && i.mod === 3) return specialisedFor(table).movRmImm.get(size) as Handler;
   if (op === 0x8d && i.addrSize === 8 && i.mod !== 3) return specialisedFor(table).lea.get(size) as Handler;
@@ -363,6 +366,13 @@ export function tier1Handler(table: readonly Handler[], i: DecodedInstruction, c
   // ALU r/m, reg (01, 09, ..., 39) and reg, r/m (03, 0B, ..., 3B), but not ADC/SBB (they read CF first).
   if (op < 0x40 && (op & 5) === 1) return hasTier1Alu(op >> 3) ? tier1Alu(op >> 3, size, (op & 2) === 0 ? 'rm,reg' : 'reg,rm') : generic;
   if (op === 0x85) return tier1Alu(ALU_AND, size, 'test');
+  // Byte registers (low bytes only: see lowByteRegisters): ALU r/m8, r8 (00, 08, ...) and r8, r/m8 (02, 0A, ...), TEST, with an imm8 (80).
+  if (op < 0x40 && (op & 5) === 0 && hasTier1Alu(op >> 3) && lowByteRegisters(i, true)) return tier1Alu(op >> 3, 1, (op & 2) === 0 ? 'rm,reg' : 'reg,rm');
+  if (op === 0x84 && lowByteRegisters(i, true)) return tier1Alu(ALU_AND, 1, 'test');
+  if (op === 0x80 && hasTier1Alu(i.regField) && lowByteRegisters(i, false)) return tier1Alu(i.regField, 1, 'rm,imm');
+  // TEST r/m, imm (F6 /0, F7 /0); INC and DEC (FE, FF /0 and /1).
+  if ((op === 0xf6 || op === 0xf7) && i.regField === 0 && (op === 0xf7 || lowByteRegisters(i, false))) return tier1Alu(ALU_AND, op === 0xf6 ? 1 : size, 'test rm,imm');
+  if ((op === 0xfe || op === 0xff) && i.regField < 2 && (op === 0xff || lowByteRegisters(i, false))) return tier1IncDec(i.regField === 1, op === 0xfe ? 1 : size);
   if (op === 0xc1 || op === 0xd1) return specialisedFor(table).shiftImm.get(size) as Handler;
   if ((op === 0x81 || op === 0x83) && hasTier1Alu(i.regField)) return tier1Alu(i.regField, size, 'rm,imm');
   return generic;
