@@ -28,6 +28,15 @@ import { appendFileSync } from 'node:fs';
 /** TSVISOR_JIT_DUMP=FILE: append each compiled block's generated JavaScript to FILE (a developer's tool). */
 const JIT_DUMP_FILE = typeof process !== 'undefined' ? process.env.TSVISOR_JIT_DUMP || undefined : undefined;
 
+/** Entries in the jump cache (a power of two). */
+const JUMP_CACHE_SIZE = 4096;
+
+/** The jump cache entry for `rip`: low bits of the page offset mixed with the page number's. */
+function jumpCacheIndex(rip: number): number {
+  const low = rip >>> 0;
+  return (low ^ (low >>> 12)) & (JUMP_CACHE_SIZE - 1);
+}
+
 export class BlockRunner {
   readonly cache: BlockCache;
   /** Statistics: instructions run from blocks and by the interpreter fallback. */
@@ -39,6 +48,16 @@ export class BlockRunner {
   compiledBlocks = 0;
   /** Block executions before compiling (0: compile on first use). */
   compileThreshold = compileThresholdFromEnv();
+
+  /**
+   * The jump cache: the block last found at each RIP (hashed), with the
+   * conditions it was found under, as QEMU's tb_jmp_cache. It serves the
+   * transitions a block's two chain links miss: returns and indirect jumps
+   * whose target varies (this kernel ends functions with a JMP to one shared
+   * RET, whose successor is a different caller almost every time), and
+   * blocks entered after an interrupt or a slice, which have no predecessor.
+   */
+  private readonly jumpCache: ChainSlot[] = Array.from({ length: JUMP_CACHE_SIZE }, () => new ChainSlot());
 
   /** Whether the last find() reached its page through a global translation (see ChainSlot.global). */
   private foundGlobal = false;
@@ -180,32 +199,49 @@ export class BlockRunner {
 
   /**
    * The block at the current RIP: the previous block's chained successor
-   * when still applicable, else through the TLB (may raise the fetch #PF)
-   * and the cache, building it on a miss. Undefined: interpret one instead.
+   * when still applicable, else the jump cache's entry for the RIP, else
+   * through the TLB (may raise the fetch #PF) and the cache, building it on
+   * a miss. Undefined: interpret one instead.
    */
   private lookup(prev: Block | undefined): Block | undefined {
     const cpu = this.cpu;
     const rip = cpu.rip;
-    if (prev === undefined) return this.find(rip, cpu.segs[SEG_CS]);
-    const slot: ChainSlot = rip === prev.fallRip ? prev.chainFall : prev.chainOther;
-    const mmu = cpu.mmu;
-    const generation = mmu.generation;
-    // ChainSlot.follow, written out: this runs once per block transition. 64-bit code ignores CS's base and limit.
-    const c = slot.target;
-    if (c !== undefined && c.valid && c.rip === rip && c.codeSize === cpu.codeSize && slot.cpl === cpu.cpl
-      && slot.generation === (slot.global ? mmu.globalGeneration : generation)) {
-      if (c.codeSize === 8) return c;
+    let slot: ChainSlot | undefined;
+    if (prev !== undefined) {
+      slot = rip === prev.fallRip ? prev.chainFall : prev.chainOther;
+      const c = this.follow(slot, rip);
+      if (c !== undefined) return c;
+    }
+    const entry = this.jumpCache[jumpCacheIndex(rip)];
+    let b = this.follow(entry, rip);
+    if (b === undefined) {
       const cs = cpu.segs[SEG_CS];
-      if (slot.csBase === cs.base && c.lastOffset <= cs.limit) return c;
-    }
-    const cs = cpu.segs[SEG_CS];
-    const b = this.find(rip, cs);
-    // find() may have filled the TLB (no flush, so the generation is unchanged) or raised #PF (no link made).
-    if (b !== undefined) {
+      const generation = cpu.mmu.generation;
+      b = this.find(rip, cs);
+      // find() may have filled the TLB (no flush, so the generation is unchanged) or raised #PF (no link made).
+      if (b === undefined) return undefined;
       const global = this.foundGlobal;
-      slot.set(b, global ? cpu.mmu.globalGeneration : generation, cpu.cpl, cs.base, global);
+      entry.set(b, global ? cpu.mmu.globalGeneration : generation, cpu.cpl, cs.base, global);
     }
+    if (slot !== undefined) slot.set(b, entry.generation, entry.cpl, entry.csBase, entry.global);
     return b;
+  }
+
+  /**
+   * The target of `slot` (a chain link or a jump cache entry) when it is
+   * the block at `rip` and still applies: valid, same code size, and the
+   * conditions its translation was found under (CPL, MMU generation, CS base
+   * and limit outside 64-bit mode) unchanged. Runs at every block transition.
+   */
+  private follow(slot: ChainSlot, rip: number): Block | undefined {
+    const cpu = this.cpu;
+    const c = slot.target;
+    if (c === undefined || !c.valid || c.rip !== rip || c.codeSize !== cpu.codeSize || slot.cpl !== cpu.cpl) return undefined;
+    const mmu = cpu.mmu;
+    if (slot.generation !== (slot.global ? mmu.globalGeneration : mmu.generation)) return undefined;
+    if (c.codeSize === 8) return c;
+    const cs = cpu.segs[SEG_CS];
+    return slot.csBase === cs.base && c.lastOffset <= cs.limit ? c : undefined;
   }
 
   /** The block at `rip` through the TLB and the cache, built on a miss. */
