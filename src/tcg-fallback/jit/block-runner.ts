@@ -21,6 +21,7 @@ import type { SegmentCache } from '../segment-cache';
 import { Block, ChainSlot, pageKey } from './block';
 import { buildBlock } from './block-builder';
 import { BlockCache } from './block-cache';
+import { BlockProfile } from './block-profile';
 import { compileBlock, retiredBefore } from './codegen';
 import { compileThresholdFromEnv } from './mode';
 import { appendFileSync } from 'node:fs';
@@ -59,6 +60,9 @@ export class BlockRunner {
    */
   private readonly jumpCache: ChainSlot[] = Array.from({ length: JUMP_CACHE_SIZE }, () => new ChainSlot());
 
+  /** TSVISOR_BLOCK_PROFILE: instructions and runs per block (a developer's tool). */
+  private readonly profile = BlockProfile.fromEnv();
+
   /** Whether the last find() reached its page through a global translation (see ChainSlot.global). */
   private foundGlobal = false;
 
@@ -85,6 +89,7 @@ export class BlockRunner {
     /** The block tier 1 is running, to count the instruction that threw. */
     let decoded: Block | undefined;
     let compiledRetired = 0, compiledCalls = 0;
+    const profile = this.profile;
     while (executed < budget) {
       try {
         while (executed < budget) {
@@ -116,6 +121,7 @@ export class BlockRunner {
             // Statistics in locals, added to the fields once per call of execute (this runs per block).
             compiledRetired += retired;
             compiledCalls++;
+            if (profile !== undefined) profile.compiled(b.rip, retired);
             if (b.valid && cpu.stopReason === undefined && !cpu.halted) prev = b;
             continue;
           }
@@ -124,6 +130,7 @@ export class BlockRunner {
           decoded = undefined;
           executed += k;
           this.blockInstructions += k;
+          if (profile !== undefined) profile.decoded(b.rip, k);
           if (this.decodedComplete) prev = b;
         }
       } catch (e) {
