@@ -198,7 +198,11 @@ export function compileBlock(block: Block): CompiledBlock {
   // With locals, the body sits in a labelled block whose exits break to the write-back.
   const code = local === undefined ? lines.join('\n') : `${EXIT_LABEL}: {\n${local.body.join('\n')}\n}`;
   const epilogue = local?.epilogue ?? '';
-  const prologue = `const T = cpu.mmu, CP = c.codePages; ${e.guardDeclarations()}\n${state}`;
+  // The TLB and the code-page map only when the block's code uses them: each is a property
+  // load V8 guards with a map check, and most short blocks touch no memory.
+  const used = `${code}\n${e.guardDeclarations()}`;
+  const tables = [/\bT\./.test(used) ? 'T = cpu.mmu' : '', /\bCP\[/.test(used) ? 'CP = c.codePages' : ''].filter((d) => d !== '');
+  const prologue = `${tables.length > 0 ? `const ${tables.join(', ')}; ` : ''}${e.guardDeclarations()}\n${state}`;
   const body = loops
     // A fault inside the loop needs the iterations already retired (the runner reads b.loopBase).
     ? `${prologue}\nlet n = 0; const ep = c.deviceEpoch;\ntry {\n${local === undefined ? `for (;;) {\n${code}\n}` : `${EXIT_LABEL}: for (;;) {\n${local.body.join('\n')}\n}`}\n} catch (x) { b.loopBase = n; throw x; }\n${epilogue}`
