@@ -9,7 +9,8 @@
  * byte forms (TEST AL, imm8; CMP r/m8, imm8; TEST r8, r8) are the commonest
  * of those the generic handlers were left with.
  */
-import type { Handler } from '../cpu';
+import type { Cpu, Handler } from '../cpu';
+import type { DecodedInstruction } from '../decoder';
 import { ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR } from '../alu';
 import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../lazy-flags';
 
@@ -39,16 +40,34 @@ function writeReg(size: AluSize): string {
   return `lo[d] = r; hi[d] = ${size === 8 ? 'rh' : '0'};`;
 }
 
-function source(op: number, size: AluSize, form: AluForm): string {
+/**
+ * Statements that read the memory operand of `i` at `size` into `m` (high half `mh`)
+ * through the TLB hit path, or hand the whole instruction to `generic` and return
+ * (see tier1-handlers' operandReadSlot: flat segments, 64-bit addressing).
+ */
+function memoryOperand(size: AluSize): string {
+  const get = size === 1 ? 'view.getUint8(p)' : 'view.getUint32(p, true)';
+  return [`const idx = readSlot(cpu, i, ${size});`, 'if (idx < 0) { generic(cpu, i); return; }',
+    'const view = cpu.mmu.views[idx], p = cpu.mmu.offsets[idx] + (cpu.eaLo & 4095);',
+    `const m = ${get}, mh = ${size === 8 ? 'view.getUint32(p + 4, true)' : '0'};`].join('\n');
+}
+
+function source(op: number, size: AluSize, form: AluForm, memory: boolean): string {
   const wide = size === 8;
   const dest = form === 'reg,rm' ? 'i.reg' : form === 'acc,imm' || form === 'test acc,imm' ? '0' : 'i.rm';
   const src = form === 'reg,rm' ? 'i.rm' : 'i.reg';
   const immediate = form === 'rm,imm' || form === 'acc,imm' || form === 'test rm,imm' || form === 'test acc,imm';
   const test = form === 'test' || form === 'test rm,imm' || form === 'test acc,imm';
-  const lines = ['const lo = cpu.lo, hi = cpu.hi, f = cpu.flags;', `const d = ${dest};`, `const a = ${readReg('d', size)};`];
+  const lines = ['const lo = cpu.lo, hi = cpu.hi, f = cpu.flags;'];
+  if (memory) lines.push(memoryOperand(size));
+  // With a memory operand, r/m is `m`: the destination for CMP/TEST forms (never written), the source for reg,rm.
+  const memoryDest = memory && form !== 'reg,rm';
+  if (memoryDest && op !== ALU_CMP && !test) throw new Error(`tier1-alu: ALU ${op} would write memory (only CMP and TEST read it here)`);
+  lines.push(`const d = ${dest};`, `const a = ${memoryDest ? 'm' : readReg('d', size)};`);
   if (immediate) lines.push(`const b = ${size === 1 ? 'i.imm & 255' : 'i.imm >>> 0'};`, `const bh = ${wide ? 'i.imm < 0 ? 4294967295 : 0' : '0'};`);
+  else if (memory && form === 'reg,rm') lines.push('const b = m;', `const bh = ${wide ? 'mh' : '0'};`);
   else lines.push(`const b = ${readReg(src, size)};`, `const bh = ${wide ? `hi[${src}]` : '0'};`);
-  lines.push(`const ah = ${wide ? 'hi[d]' : '0'};`);
+  lines.push(`const ah = ${wide ? (memoryDest ? 'mh' : 'hi[d]') : '0'};`);
   if (op === ALU_AND || op === ALU_OR || op === ALU_XOR || test) {
     const sym = op === ALU_OR ? '|' : op === ALU_XOR ? '^' : '&';
     lines.push(`const r = (a ${sym} b) >>> 0, rh = (ah ${sym} bh) >>> 0;`,
@@ -63,7 +82,7 @@ function source(op: number, size: AluSize, form: AluForm): string {
     }
     lines.push(`f.op = ${add ? LAZY_ADD : LAZY_SUB}; f.size = ${size}; f.res = r; f.a = a; f.b = b;${wide ? ' f.resHi = rh; f.aHi = ah; f.bHi = bh;' : ''}`);
   }
-  if (op !== ALU_CMP && !test) lines.push(writeReg(size));
+  if (op !== ALU_CMP && !test) lines.push(writeReg(size)); // never with a memory destination (see tier1AluMemory)
   return lines.join('\n');
 }
 
@@ -88,9 +107,30 @@ function generated(key: string, body: () => string): Handler {
   return h;
 }
 
-/** The handler for ALU `op` (see hasTier1Alu; the TEST forms take ALU_AND) at `size` in `form`. */
+/** The handler for ALU `op` (see hasTier1Alu; the TEST forms take ALU_AND) at `size` in `form` on registers. */
 export function tier1Alu(op: number, size: AluSize, form: AluForm): Handler {
-  return generated(`${op}/${size}/${form}`, () => source(op, size, form));
+  return generated(`${op}/${size}/${form}`, () => source(op, size, form, false));
+}
+
+/** Reads the memory operand's TLB slot (see tier1-handlers' operandReadSlot), -1 when the hit path does not apply. */
+export type OperandReadSlot = (cpu: Cpu, i: DecodedInstruction, size: number) => number;
+
+const madeMemory = new Map<string, (readSlot: OperandReadSlot, generic: Handler) => Handler>();
+
+/**
+ * The handler for ALU `op` at `size` in `form` whose r/m operand is in memory, read
+ * only: CMP and TEST (r/m, reg; r/m, imm) or any operation with a register
+ * destination (reg, r/m). A TLB miss, MMIO or a page-crossing operand hands the
+ * instruction to `generic`.
+ */
+export function tier1AluMemory(op: number, size: AluSize, form: AluForm, readSlot: OperandReadSlot, generic: Handler): Handler {
+  const key = `${op}/${size}/${form}`;
+  let make = madeMemory.get(key);
+  if (make === undefined) {
+    make = new Function('readSlot', 'generic', `"use strict";\nreturn function (cpu, i) {\n${source(op, size, form, true)}\n};`) as (readSlot: OperandReadSlot, generic: Handler) => Handler;
+    madeMemory.set(key, make);
+  }
+  return make(readSlot, generic);
 }
 
 /** The handler for INC (FE /0, FF /0) or DEC (FE /1, FF /1) of a register at `size`. */

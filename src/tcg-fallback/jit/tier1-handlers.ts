@@ -17,8 +17,8 @@ import type { Cpu, Handler } from '../cpu';
 import type { DecodedInstruction } from '../decoder';
 import { SEG_FS } from '../cpu-constants';
 import { TLB_MASK, TLB_SIZE } from '../mmu';
-import { ALU_AND, aluShift } from '../alu';
-import { hasTier1Alu, lowByteRegisters, tier1Alu, tier1IncDec } from './tier1-alu';
+import { ALU_AND, ALU_CMP, aluShift } from '../alu';
+import { AluForm, hasTier1Alu, lowByteRegisters, tier1Alu, tier1AluMemory, tier1IncDec } from './tier1-alu';
 
 const CANONICAL_LIMIT = 0x800000000000;
 
@@ -322,6 +322,26 @@ function specialisedFor(table: readonly Handler[]): Specialised {
 }
 
 /**
+ * ALU forms that only read their memory operand (flat segment, 64-bit addressing):
+ * CMP r/m, reg (38, 39), op reg, r/m (02, 03, ..., 3B), TEST r/m, reg (84, 85),
+ * CMP r/m, imm (80, 81, 83 /7), TEST r/m, imm (F6, F7 /0); else the generic handler.
+ */
+function memoryAlu(i: DecodedInstruction, size: 4 | 8, generic: Handler): Handler {
+  const op = i.opcode;
+  const mem = (alu: number, bytes: 1 | 4 | 8, form: AluForm): Handler => tier1AluMemory(alu, bytes, form, operandReadSlot, generic);
+  if (op < 0x40 && (op & 7) <= 3 && hasTier1Alu(op >> 3)) {
+    const byte = (op & 1) === 0, toReg = (op & 2) !== 0;
+    if ((toReg || op >> 3 === ALU_CMP) && (!byte || lowByteRegisters(i, true))) return mem(op >> 3, byte ? 1 : size, toReg ? 'reg,rm' : 'rm,reg');
+    return generic;
+  }
+  if (op === 0x84 && lowByteRegisters(i, true)) return mem(ALU_AND, 1, 'test');
+  if (op === 0x85) return mem(ALU_AND, size, 'test');
+  if ((op === 0x80 || op === 0x81 || op === 0x83) && i.regField === ALU_CMP) return mem(ALU_CMP, op === 0x80 ? 1 : size, 'rm,imm');
+  if ((op === 0xf6 || op === 0xf7) && i.regField === 0) return mem(ALU_AND, op === 0xf6 ? 1 : size, 'test rm,imm');
+  return generic;
+}
+
+/**
  * The handler tier 1 runs for `i` in code of `codeSize`: a specialised one
  * for the forms above in 64-bit code, else the generic table's.
  */
@@ -362,6 +382,7 @@ export function tier1Handler(table: readonly Handler[], i: DecodedInstruction, c
   const flatMemory = i.mod !== 3 && i.addrSize === 8 && i.segment < SEG_FS;
   if ((op === 0x1b6 || op === 0x1b7) && flatMemory) return specialisedFor(table).movzx[op === 0x1b6 ? 0 : 1];
   if (op === 0xc7 && i.regField === 0 && flatMemory) return specialisedFor(table).storeImm.get(size) as Handler;
+  if (flatMemory) return memoryAlu(i, size, generic);
   if (i.mod !== 3) return generic;
   // ALU r/m, reg (01, 09, ..., 39) and reg, r/m (03, 0B, ..., 3B), but not ADC/SBB (they read CF first).
   if (op < 0x40 && (op & 5) === 1) return hasTier1Alu(op >> 3) ? tier1Alu(op >> 3, size, (op & 2) === 0 ? 'rm,reg' : 'reg,rm') : generic;
