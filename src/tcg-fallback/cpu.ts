@@ -101,15 +101,16 @@ export class Cpu implements CodeReader {
   chunkTimeEnd = Infinity;
 
   /**
-   * The run loop's budget after a PAUSE set yieldSlice. With one vCPU the chunk
-   * goes on: yieldSlice is cleared and the budget cut to the guest time left before
-   * chunkTimeEnd, so the chunk still ends at its timer deadline, without a round
-   * trip through the vCPU loop at every PAUSE of a spin-wait (Linux's delay loops
-   * run hundreds of thousands during a boot). With more vCPUs the slice must be
-   * given up: returns `executed`, leaving yieldSlice set.
+   * The run loop's budget once it sees a reason to stop (stopReason, halted,
+   * waitForSipi, yieldSlice): `executed`, so it returns, unless the only reason
+   * is a PAUSE with one vCPU. Then the chunk goes on: yieldSlice is cleared and
+   * the budget cut to the guest time left before chunkTimeEnd, so the chunk still
+   * ends at its timer deadline, without a round trip through the vCPU loop at
+   * every PAUSE of a spin-wait (Linux's delay loops run hundreds of thousands
+   * during a boot). With more vCPUs the slice must be given up (yieldSlice stays).
    */
   budgetAfterPause(executed: number, budget: number): number {
-    if (this.cpuCount > 1) return executed;
+    if (!this.yieldSlice || this.stopReason !== undefined || this.halted || this.waitForSipi || this.cpuCount > 1) return executed;
     this.yieldSlice = false;
     return Math.min(budget, executed + this.chunkTimeEnd - this.instructionCount - this.pauseTime);
   }
@@ -533,7 +534,6 @@ export class Cpu implements CodeReader {
       try {
         while (executed < budget) {
           if (this.stopReason !== undefined || this.halted || this.waitForSipi || this.yieldSlice) {
-            if (!this.yieldSlice || this.stopReason !== undefined || this.halted || this.waitForSipi) return executed;
             budget = this.budgetAfterPause(executed, budget);
             if (executed >= budget) return executed;
           }

@@ -94,9 +94,8 @@ export class BlockRunner {
       try {
         while (executed < budget) {
           if (cpu.stopReason !== undefined || cpu.halted || cpu.waitForSipi || cpu.yieldSlice || cpu.rip === stopAt) {
-            const pauseOnly = cpu.stopReason === undefined && !cpu.halted && !cpu.waitForSipi && cpu.rip !== stopAt;
-            if (pauseOnly) budget = cpu.budgetAfterPause(executed, budget);
-            if (!pauseOnly || executed >= budget) {
+            budget = cpu.rip === stopAt ? executed : cpu.budgetAfterPause(executed, budget);
+            if (executed >= budget) {
               this.countCompiled(compiledRetired, compiledCalls);
               return executed;
             }
@@ -230,7 +229,7 @@ export class BlockRunner {
       const global = this.foundGlobal;
       entry.set(b, global ? cpu.mmu.globalGeneration : generation, cpu.cpl, cs.base, global);
     }
-    if (slot !== undefined) slot.set(b, entry.generation, entry.cpl, entry.csBase, entry.global);
+    if (slot !== undefined) slot.copy(entry);
     return b;
   }
 

@@ -32,6 +32,11 @@ export class ChainSlot {
     this.csBase = csBase;
     this.global = global;
   }
+
+  /** The same link as `other` (a jump cache entry that was just followed or filled). */
+  copy(other: ChainSlot): void {
+    this.set(other.target as Block, other.generation, other.cpl, other.csBase, other.global);
+  }
 }
 
 export class Block {
