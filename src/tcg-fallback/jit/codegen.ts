@@ -207,7 +207,9 @@ export function compileBlock(block: Block): CompiledBlock {
     // A fault inside the loop needs the iterations already retired (the runner reads b.loopBase).
     ? `${prologue}\nlet n = 0; const ep = c.deviceEpoch;\ntry {\n${local === undefined ? `for (;;) {\n${code}\n}` : `${EXIT_LABEL}: for (;;) {\n${local.body.join('\n')}\n}`}\n} catch (x) { b.loopBase = n; throw x; }\n${epilogue}`
     : `${prologue}\nconst n = 0;\n${code}\n${epilogue}`;
-  return new Function('cpu', 'lo', 'hi', 'f', 'h', 'ins', 'b', 'c', 'lim', `"use strict";\n${body}`) as CompiledBlock;
+  // Named by guest RIP, so V8's CPU profiles (TSVISOR_CPU_PROFILE) and stack traces show which block ran.
+  const name = `//# sourceURL=tsvisor-block-${BigInt.asUintN(64, BigInt(block.rip)).toString(16)}-${block.codeSize}`;
+  return new Function('cpu', 'lo', 'hi', 'f', 'h', 'ins', 'b', 'c', 'lim', `"use strict";\n${body}\n${name}`) as CompiledBlock;
 }
 
 /**
