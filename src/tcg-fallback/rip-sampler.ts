@@ -4,6 +4,13 @@
  * time the chunk took; every few seconds the totals are written to FILE as
  * "milliseconds rip" lines, heaviest first (symbolize with the guest's
  * /proc/kallsyms, booted with nokaslr).
+ *
+ * Biased: a chunk ends in the block that crosses its instruction budget, so
+ * a long compiled loop (thousands of instructions a call) ends, and is
+ * charged, far more chunks than the host time it takes; in a boot it put the
+ * kernel's RSA loops at 4.1 s where V8's profiler measured 1.6 s. For host
+ * time use TSVISOR_CPU_PROFILE and `scripts/profile-symbols KALLSYMS
+ * --cpu-profile FILE`; this one shows rather where instructions go.
  */
 import { writeFileSync } from 'node:fs';
 
