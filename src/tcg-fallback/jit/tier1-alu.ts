@@ -96,12 +96,17 @@ function incDecSource(dec: boolean, size: AluSize): string {
   return lines.join('\n');
 }
 
+/** Names a generated handler for V8's profiles and stack traces (tsvisor-tier1-alu-KEY). */
+function sourceName(key: string): string {
+  return `//# sourceURL=tsvisor-tier1-alu-${key.replace(/[^\w]+/g, '-')}`;
+}
+
 const made = new Map<string, Handler>();
 
 function generated(key: string, body: () => string): Handler {
   let h = made.get(key);
   if (h === undefined) {
-    h = new Function('cpu', 'i', `"use strict";\n${body()}`) as Handler;
+    h = new Function('cpu', 'i', `"use strict";\n${body()}\n${sourceName(key)}`) as Handler;
     made.set(key, h);
   }
   return h;
@@ -127,7 +132,7 @@ export function tier1AluMemory(op: number, size: AluSize, form: AluForm, readSlo
   const key = `${op}/${size}/${form}`;
   let make = madeMemory.get(key);
   if (make === undefined) {
-    make = new Function('readSlot', 'generic', `"use strict";\nreturn function (cpu, i) {\n${source(op, size, form, true)}\n};`) as (readSlot: OperandReadSlot, generic: Handler) => Handler;
+    make = new Function('readSlot', 'generic', `"use strict";\nreturn function (cpu, i) {\n${source(op, size, form, true)}\n};\n${sourceName(`memory/${key}`)}`) as (readSlot: OperandReadSlot, generic: Handler) => Handler;
     madeMemory.set(key, make);
   }
   return make(readSlot, generic);
