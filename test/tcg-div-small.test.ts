@@ -1,5 +1,6 @@
 /**
- * DIV/IDIV in doubles (div-small.ts) against BigInt division, written out
+ * DIV/IDIV in doubles (div-small.ts) and 128-by-64-bit DIV in 16-bit digits
+ * (div-wide.ts) against BigInt division, written out
  * here from the SDM's definition: quotient truncated towards zero, remainder
  * with the dividend's sign, #DE on a zero divisor or a quotient out of range.
  * The double path must agree wherever it answers, and must hand over
@@ -8,6 +9,7 @@
 import t from 'tap';
 import { DIV_FAULT, DIV_LARGE, DivResult, divideSmall } from '../src/tcg-fallback/div-small';
 import { Divider } from '../src/tcg-fallback/alu';
+import { divideWide } from '../src/tcg-fallback/div-wide';
 
 interface Case { signed: boolean; size: number; dividend: bigint; divisor: bigint }
 
@@ -103,4 +105,51 @@ t.test('Divider gives the same answers through either path', async (t) => {
     }
   }
   t.equal(mismatches, 0);
+});
+
+t.test('128-by-64-bit DIV in 16-bit digits agrees with BigInt division', async (t) => {
+  const rand = rng(777);
+  const out: DivResult = { quot: 0, quotHi: 0, rem: 0, remHi: 0 };
+  let mismatches = 0, answered = 0, faults = 0;
+  const check = (dividend: bigint, divisor: bigint): void => {
+    const c: Case = { signed: false, size: 8, dividend: BigInt.asUintN(128, dividend), divisor: BigInt.asUintN(64, divisor) };
+    const [lo, loHi, hi, hiHi, d, dHi] = operands(c);
+    const ok = divideWide(lo, loHi, hi, hiHi, d, dHi, out);
+    const want = reference(c);
+    const have = ok ? `${(BigInt(out.quotHi) << 32n) | BigInt(out.quot)},${(BigInt(out.remHi) << 32n) | BigInt(out.rem)}` : 'DE';
+    if (ok) answered++; else faults++;
+    if (have !== (want === 'DE' ? 'DE' : want.join(',')) && mismatches++ < 5) {
+      t.fail(`${c.dividend.toString(16)} / ${c.divisor.toString(16)}: got ${have}, want ${String(want)}`);
+    }
+  };
+  for (let k = 0; k < 20000; k++) {
+    // Divisors of 1 to 4 significant 16-bit digits, normalised or not; quotients that fit and some that do not.
+    const divisor = random64(rand) >> BigInt(Math.floor(rand() * 64));
+    const high = rand() < 0.9 && divisor > 0n ? random64(rand) % divisor : random64(rand);
+    check((high << 64n) | random64(rand), divisor);
+  }
+  // Where the quotient digit estimate needs correcting: divisor top digits 0x8000 and 0xffff, dividends just below multiples.
+  for (const divisor of [0x8000000000000000n, 0x8000000000000001n, 0xffffffffffffffffn, 0x800000000001n, 0xffff00000001n, 0x10000n, 0xffffn, 1n, 0x100000000n]) {
+    for (const q of [1n, 0xffffn, 0x10000n, 0xffffffffn, 0xfffffffffffffffn, 0xffffffffffffffffn]) {
+      for (const delta of [-1n, 0n, 1n]) {
+        const n = q * divisor + delta;
+        if (n >= 0n) check(n, divisor);
+      }
+    }
+  }
+  // Digits at the edges (0, 1, 0x7fff, 0x8000, 0xfffe, 0xffff) in every divisor position: where the estimate is
+  // two too large and both corrections run.
+  const edge = [0n, 1n, 0x7fffn, 0x8000n, 0xfffen, 0xffffn];
+  const digits = (count: number): bigint => {
+    let x = 0n;
+    for (let k = 0; k < count; k++) x = (x << 16n) | edge[Math.floor(rand() * edge.length)];
+    return x;
+  };
+  for (const a of edge) for (const b of edge) for (const c of edge) for (const d of edge) {
+    const divisor = (a << 48n) | (b << 32n) | (c << 16n) | d;
+    for (let k = 0; k < 6; k++) check(digits(8), divisor);
+  }
+  check(1n << 64n, 0n);
+  t.equal(mismatches, 0, 'no mismatches');
+  t.ok(answered > 15000 && faults > 100, `quotients and #DE both seen (${answered} answered, ${faults} #DE)`);
 });

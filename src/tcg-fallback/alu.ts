@@ -10,6 +10,7 @@ import { FLAG_CF, FLAG_OF, TWO_32 } from './cpu-constants';
 import { multiplySigned64, multiplyUnsigned64, product } from './mul64';
 import { rotateFast } from './rotate';
 import { DIV_DONE, DIV_LARGE, divideSmall } from './div-small';
+import { divideWide } from './div-wide';
 
 /** The BigInt 64-bit multiply below stays as the reference; this switch selects the fast one. */
 const MUL64_FAST = true;
@@ -321,6 +322,7 @@ export class Divider {
   divide(signed: boolean, size: number, lo: number, loHi: number, hi: number, hiHi: number, d: number, dHi: number): boolean {
     const small = divideSmall(signed, size, lo, loHi, hi, hiHi, d, dHi, this);
     if (small !== DIV_LARGE) return small === DIV_DONE;
+    if (!signed && size === 8) return divideWide(lo, loHi, hi, hiHi, d, dHi, this);
     const bits = BigInt(size * 8);
     const dividendU = (toBig(hi, size === 8 ? hiHi : 0) << bits) | toBig(lo, size === 8 ? loHi : 0);
     const divisor = signed ? toBigSigned(d, dHi, size) : toBig(d, size === 8 ? dHi : 0);

@@ -3,8 +3,8 @@
  * holds it exactly, `%` on doubles is exact (it is fmod, and its sign follows
  * the dividend as IDIV's remainder does), and the quotient (n - r) / d is then
  * an exact integer. Linux divides such numbers nearly always (64-bit DIV with
- * RDX zero: timekeeping, do_div, sizes), and the BigInt path took about 1.3%
- * of a boot. Larger dividends go to the BigInt path (Divider).
+ * RDX zero: timekeeping, do_div, sizes). Larger unsigned 64-bit dividends
+ * take div-wide.ts, larger signed ones BigInt (Divider).
  */
 import { SIZE_MASK } from './lazy-flags';
 import { TWO_32 } from './cpu-constants';
