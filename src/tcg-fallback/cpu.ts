@@ -19,7 +19,7 @@ import { DecodedInstruction, decode, CodeReader } from './decoder';
 import { LazyFlags } from './lazy-flags';
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, Mmu, TLB_MASK, TLB_SIZE } from './mmu';
 import { SegmentCache } from './segment-cache';
-import type { CpuInterruptSource } from './cpu-interrupt-port';
+import type { CpuInterruptSource, InterruptChanges } from './cpu-interrupt-port';
 import { Multiplier, Divider } from './alu';
 import { lockAllowed } from './lock-rules';
 import { MsrState } from './msr-state';
@@ -576,6 +576,10 @@ export class Cpu implements CodeReader {
   takeInterrupt(): boolean {
     const src = this.interruptSource;
     if (src === undefined) return false;
+    const changes = src.changes;
+    // Interruptible, NMIs unblocked, and nothing changed in the controllers since they last had nothing for us.
+    const settled = changes !== undefined && (this.eflagsSys & FLAG_IF) !== 0 && !this.nmiBlocked;
+    if (settled && changes === this.quietChanges && changes.count === this.quietCount) return false;
     if (!this.nmiBlocked && src.takeNmi()) {
       this.nmiBlocked = true;
       this.halted = false;
@@ -588,8 +592,13 @@ export class Cpu implements CodeReader {
       this.deliver(this, vector, undefined, false, this.rip);
       return true;
     }
+    if (settled) { this.quietChanges = changes; this.quietCount = changes.count; }
     return false;
   }
+
+  /** The controllers' change count (and whose) when takeInterrupt last found nothing deliverable, interruptible. */
+  private quietChanges: InterruptChanges | undefined;
+  private quietCount = -1;
 
   /** Set by instructions after which interrupts may have become deliverable (informational). */
   pendingCheck = false;

@@ -5,8 +5,11 @@
  */
 import { APIC_SVR, Lapic } from './lapic';
 import { PicPair } from './pic';
+import { InterruptChanges } from './cpu-interrupt-port';
 
 export interface CpuInterruptSource {
+  /** Bumped on every change that can make an interrupt deliverable (see InterruptChanges). */
+  readonly changes?: InterruptChanges;
   /** True when an external interrupt is deliverable if RFLAGS.IF=1 (LAPIC with PPR rules, or PIC via LINT0 ExtINT / no LAPIC). */
   hasPendingInterrupt(): boolean;
   /** The CPU takes the interrupt: returns the vector and moves it to in-service (IRR->ISR). Call only after hasPendingInterrupt(). */
@@ -30,8 +33,14 @@ export interface CpuApicMsrs {
 }
 
 export class VcpuInterruptSource implements CpuInterruptSource, CpuApicMsrs {
+  /** The LAPIC's count, which the PIC wired to this vCPU bumps too. */
+  readonly changes: InterruptChanges;
+
   /** `pic` only for the vCPU whose LINT0 the PIC's INTR is wired to (the BSP). */
-  constructor(readonly lapic: Lapic, private readonly pic?: PicPair) {}
+  constructor(readonly lapic: Lapic, private readonly pic?: PicPair) {
+    this.changes = lapic.changes;
+    if (pic !== undefined) pic.changes = lapic.changes;
+  }
 
   private picDeliverable(): boolean {
     const pic = this.pic;

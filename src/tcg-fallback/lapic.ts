@@ -12,6 +12,7 @@
  * The timer counts at `busHz` (1 GHz by default, as KVM's APIC bus) divided
  * by the divide configuration, on the VirtualClock.
  */
+import { InterruptChanges } from './cpu-interrupt-port';
 import { Logger, defaultLogger } from '../log';
 import { VirtualClock, DeviceTimer } from './clock';
 import { TscClock } from './clock-tsc';
@@ -173,6 +174,8 @@ export class Lapic implements ApicBusTarget {
   private sipiVector: number | undefined;
   /** An ExtINT message arrived (IOAPIC virtual wire): the PIC supplies the vector. */
   extIntPending = false;
+  /** Bumped by every change that can make an interrupt deliverable (see InterruptChanges). */
+  readonly changes = new InterruptChanges();
 
   constructor(opts: LapicOptions) {
     this.index = opts.index;
@@ -192,6 +195,7 @@ export class Lapic implements ApicBusTarget {
 
   /** Power-on / INIT state of everything but the ID and the base MSR. */
   private resetRegisters(): void {
+    this.changes.count++;
     this.tpr = 0;
     this.ldr = 0;
     this.dfr = 0xffffffff;
@@ -279,6 +283,7 @@ export class Lapic implements ApicBusTarget {
   }
 
   setTaskPriority(value: number): void {
+    this.changes.count++;
     this.tpr = value & 0xff;
   }
 
@@ -304,6 +309,7 @@ export class Lapic implements ApicBusTarget {
   }
 
   accept(msg: ApicMessage): void {
+    this.changes.count++;
     switch (msg.deliveryMode) {
       case DELIVERY_FIXED:
       case DELIVERY_LOWEST_PRIORITY:
@@ -345,6 +351,7 @@ export class Lapic implements ApicBusTarget {
       return;
     }
     this.irr.set(vector);
+    this.changes.count++;
     if (levelTriggered) this.tmr.set(vector);
     else this.tmr.clear(vector);
     this.onPending?.();
@@ -360,6 +367,7 @@ export class Lapic implements ApicBusTarget {
 
   /** LINT1 (wired to NMI on PCs) or LINT0 asserted by the platform; fixed/NMI modes only (ExtINT goes through the PIC path). */
   raiseLocalInterrupt(pin: 0 | 1): void {
+    this.changes.count++;
     const lvt = this.lvt[pin === 0 ? LVT_LINT0 : LVT_LINT1];
     if (lvt & LVT_MASKED || !this.hardwareEnabled()) return;
     const mode = (lvt >> LVT_DELIVERY_SHIFT) & 7;
@@ -478,6 +486,7 @@ export class Lapic implements ApicBusTarget {
 
   /** Returns false when the write must raise #GP (not an APIC MSR, or an unsupported value such as x2APIC enable). */
   writeMsr(index: number, value: bigint): boolean {
+    this.changes.count++;
     if (index === MSR_IA32_APIC_BASE) return this.writeApicBase(value);
     if (index === MSR_IA32_TSC_DEADLINE) {
       this.writeTscDeadline(value);
@@ -546,6 +555,7 @@ export class Lapic implements ApicBusTarget {
   }
 
   writeRegister(offset: number, value: number): void {
+    this.changes.count++;
     const v = value >>> 0;
     const now = this.clock.now();
     switch (offset) {
@@ -644,6 +654,7 @@ export class Lapic implements ApicBusTarget {
 
   /** Restore after the VirtualClock and TscClock; re-arms the timer. */
   restore(s: LapicState): void {
+    this.changes.count++;
     const u32 = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) ? n >>> 0 : 0);
     const big = (n: unknown, dflt: bigint) => {
       try {

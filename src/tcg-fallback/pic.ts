@@ -8,6 +8,7 @@
  */
 import { AccessSize, IoBus, PioDevice } from '../devices/bus';
 import { PicChip, PicChipState } from './pic-chip';
+import type { InterruptChanges } from './cpu-interrupt-port';
 
 export const PIC_MASTER_COMMAND = 0x20;
 export const PIC_MASTER_DATA = 0x21;
@@ -29,6 +30,8 @@ export class PicPair {
   readonly master = new PicChip(true, ELCR_MASTER_MASK);
   readonly slave = new PicChip(false, ELCR_SLAVE_MASK);
   private outputLevel = false;
+  /** The count of the LAPIC this PIC's output is wired to, bumped as the output changes (see InterruptChanges). */
+  changes: InterruptChanges | undefined;
   /** Called when the master's INT output changes (for a CPU that sleeps in HLT). */
   onOutputChange: ((level: boolean) => void) | undefined;
 
@@ -81,6 +84,7 @@ export class PicPair {
     const level = this.master.pendingIrq() >= 0;
     if (level !== this.outputLevel) {
       this.outputLevel = level;
+      if (this.changes !== undefined) this.changes.count++;
       this.onOutputChange?.(level);
     }
   }
@@ -141,6 +145,7 @@ export class PicPair {
   }
 
   restore(s: PicPairState): void {
+    if (this.changes !== undefined) this.changes.count++;
     this.master.restore(s.master);
     this.slave.restore(s.slave);
     this.outputLevel = false;
