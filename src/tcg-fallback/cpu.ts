@@ -260,19 +260,8 @@ export class Cpu implements CodeReader {
 
   effectiveAddress(i: DecodedInstruction): number {
     if (i.addrSize === 8) {
-      if (i.ripRelative) {
-        const v = this.nextRip + i.disp;
-        this.eaLo = v >>> 0; this.eaHi = Math.floor(v / TWO_32) >>> 0;
-        return v;
-      }
-      let lo = i.disp >>> 0;
-      let hi = i.disp < 0 ? -1 : 0;
-      if (i.base >= 0) { lo += this.lo[i.base]; hi += this.hi[i.base]; }
-      if (i.index >= 0) { const m = 1 << i.scale; lo += this.lo[i.index] * m; hi += this.hi[i.index] * m; }
-      const carry = Math.floor(lo / TWO_32);
-      hi = (hi + carry) | 0;
-      this.eaLo = lo >>> 0; this.eaHi = hi >>> 0;
-      return hi * TWO_32 + (lo >>> 0);
+      this.effectiveAddressHalves(i);
+      return (this.eaHi | 0) * TWO_32 + this.eaLo;
     }
     let ea = i.disp;
     if (i.base >= 0) ea += this.lo[i.base];
@@ -281,6 +270,25 @@ export class Cpu implements CodeReader {
     ea = i.addrSize === 4 ? ea >>> 0 : ea & 0xffff;
     this.eaLo = ea; this.eaHi = 0;
     return ea;
+  }
+
+  /**
+   * The 64-bit effective address of `i` (addrSize 8) into eaLo/eaHi only: no
+   * number past 2^31 is returned, so callers that use the halves (tier 1's
+   * memory forms) do not box one on the heap at each access.
+   */
+  effectiveAddressHalves(i: DecodedInstruction): void {
+    if (i.ripRelative) {
+      const v = this.nextRip + i.disp;
+      this.eaLo = v >>> 0; this.eaHi = Math.floor(v / TWO_32) >>> 0;
+      return;
+    }
+    let lo = i.disp >>> 0;
+    let hi = i.disp < 0 ? -1 : 0;
+    if (i.base >= 0) { lo += this.lo[i.base]; hi += this.hi[i.base]; }
+    if (i.index >= 0) { const m = 1 << i.scale; lo += this.lo[i.index] * m; hi += this.hi[i.index] * m; }
+    const carry = Math.floor(lo / TWO_32);
+    this.eaLo = lo >>> 0; this.eaHi = (hi + carry) >>> 0;
   }
 
   /**

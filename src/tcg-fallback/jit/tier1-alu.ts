@@ -43,7 +43,7 @@ function writeReg(size: AluSize): string {
 /**
  * Statements that read the memory operand of `i` at `size` into `m` (high half `mh`)
  * through the TLB hit path, or hand the whole instruction to `generic` and return
- * (see tier1-handlers' operandReadSlot: flat segments, 64-bit addressing).
+ * (see tier1-handlers' operandReadSlot: 64-bit addressing, FS and GS with their base).
  */
 function memoryOperand(size: AluSize): string {
   const get = size === 1 ? 'view.getUint8(p)' : 'view.getUint32(p, true)';

@@ -15,7 +15,7 @@
  */
 import type { Cpu, Handler } from '../cpu';
 import type { DecodedInstruction } from '../decoder';
-import { SEG_FS } from '../cpu-constants';
+import { SEG_FS, TWO_32 } from '../cpu-constants';
 import { TLB_MASK, TLB_SIZE } from '../mmu';
 import { ALU_AND, ALU_CMP, aluShift } from '../alu';
 import { AluForm, hasTier1Alu, lowByteRegisters, tier1Alu, tier1AluMemory, tier1IncDec } from './tier1-alu';
@@ -57,12 +57,28 @@ function writeSlot(cpu: Cpu, lo: number, hi: number, size: number): number {
 
 /** readSlot/writeSlot for the memory operand of `i` (64-bit addressing, a segment with base 0); its low half stays in cpu.eaLo. */
 function operandReadSlot(cpu: Cpu, i: DecodedInstruction, size: number): number {
-  cpu.effectiveAddress(i);
+  linearHalves(cpu, i);
   return readSlot(cpu, cpu.eaLo, cpu.eaHi | 0, size);
 }
 function operandWriteSlot(cpu: Cpu, i: DecodedInstruction, size: number): number {
-  cpu.effectiveAddress(i);
+  linearHalves(cpu, i);
   return writeSlot(cpu, cpu.eaLo, cpu.eaHi | 0, size);
+}
+
+/**
+ * The linear address of `i`'s memory operand (64-bit addressing) into
+ * cpu.eaLo/eaHi: the effective address, plus the segment base for FS and GS
+ * (the kernel's per-CPU variables are GS-relative); other segments have base
+ * 0 in 64-bit mode.
+ */
+function linearHalves(cpu: Cpu, i: DecodedInstruction): void {
+  cpu.effectiveAddressHalves(i);
+  const seg = i.segOverride;
+  if (seg < SEG_FS) return;
+  const base = cpu.segs[seg].base;
+  const lo = cpu.eaLo + (base >>> 0);
+  cpu.eaLo = lo >>> 0;
+  cpu.eaHi = (cpu.eaHi + Math.floor(base / TWO_32) + (lo >= TWO_32 ? 1 : 0)) >>> 0;
 }
 
 /** The host view of a TLB slot that readSlot or writeSlot found. */
@@ -354,7 +370,7 @@ export function tier1Handler(table: readonly Handler[], i: DecodedInstruction, c
     const s = specialisedFor(table);
     if (i.mod === 3) return (i.opSize === 8 ? s.movRR64 : s.movRR32)[op === 0x89 ? 0 : 1];
     // DS/ES/SS/CS: base 0 in 64-bit mode, so the offset is the linear address; FS/GS add a base.
-    if (i.addrSize !== 8 || i.segment >= SEG_FS) return generic;
+    if (i.addrSize !== 8) return generic;
     return (op === 0x8b ? s.load : s.store).get(i.opSize) as Handler;
   }
   if (op >= 0x50 && op <= 0x5f && i.opSize === 8 && ((op & 7) | ((i.rex & 1) << 3)) !== 4) {
@@ -378,8 +394,8 @@ export function tier1Handler(table: readonly Handler[], i: DecodedInstruction, c
   if (op >= 0xb8 && op <= 0xbf) return specialisedFor(table).movImm.get(size) as Handler;
   if (op === 0xc7 && i.regField === 0 && i.mod === 3) return specialisedFor(table).movRmImm.get(size) as Handler;
   if (op === 0x8d && i.addrSize === 8 && i.mod !== 3) return specialisedFor(table).lea.get(size) as Handler;
-  // Memory forms below address through DS/ES/SS/CS, whose base is 0 in 64-bit mode.
-  const flatMemory = i.mod !== 3 && i.addrSize === 8 && i.segment < SEG_FS;
+  // Memory forms below address through DS/ES/SS/CS, whose base is 0 in 64-bit mode, or FS/GS (linearHalves adds the base).
+  const flatMemory = i.mod !== 3 && i.addrSize === 8;
   if ((op === 0x1b6 || op === 0x1b7) && flatMemory) return specialisedFor(table).movzx[op === 0x1b6 ? 0 : 1];
   if (op === 0xc7 && i.regField === 0 && flatMemory) return specialisedFor(table).storeImm.get(size) as Handler;
   if (flatMemory) return memoryAlu(i, size, generic);
