@@ -6,10 +6,10 @@
 import t from 'tap';
 import { createTcgAccelerator } from '../src/tcg-fallback/accelerator';
 import type { CpuInterruptSource } from '../src/tcg-fallback/cpu-interrupt-port';
-import { IoBus, PioDevice } from '../src/devices/bus';
+import { IoBus } from '../src/devices/bus';
 import { SimpleRunControl } from '../src/accel';
 import { memoryLogger } from '../src/log';
-import { assemble } from './tcg-cpu-support';
+import { DebugPort, realModeIrqGuest } from './helpers/real-mode-irq-guest';
 
 class FakeSource implements CpuInterruptSource {
   pending: number[] = [];
@@ -24,40 +24,9 @@ class FakeSource implements CpuInterruptSource {
   setTpr(v: number): void { this.tpr = v; }
 }
 
-class DebugPort implements PioDevice {
-  text = '';
-  pioRead(): number { return 0; }
-  pioWrite(_o: number, _s: number, v: number): void { this.text += String.fromCharCode(v & 0xff); }
-}
-
-function realModeGuest(source: string): { run: () => string; port: DebugPort; irq: FakeSource } {
-  const bus = new IoBus(memoryLogger());
-  const port = new DebugPort();
-  bus.registerPio(0xe9, 1, port, 'debug');
+function realModeGuest(program: string): { run: () => string; port: DebugPort; irq: FakeSource } {
   const irq = new FakeSource();
-  const acc = createTcgAccelerator({ ram: [{ guestAddress: 0, size: 1 << 20 }], cpus: 1, bus, control: new SimpleRunControl() }, { interruptSources: [irq] });
-  const code = assemble(`.intel_syntax noprefix
-.code16
-  xor ax, ax
-  mov ds, ax
-  mov ss, ax
-  mov sp, 0x7000
-  mov word ptr [0x80], offset handler
-  mov word ptr [0x82], 0
-${source}
-handler:
-  push ax
-  mov al, 'I'
-  out 0xe9, al
-  pop ax
-  iret
-`, 16, 0x7c00);
-  acc.memory.write(0x7c00, code);
-  const vcpu = acc.vcpus[0];
-  const sregs = vcpu.getSpecialRegisters();
-  vcpu.setSpecialRegisters({ ...sregs, cs: { ...sregs.cs, base: 0n, selector: 0 } });
-  vcpu.setRegisters({ ...vcpu.getRegisters(), rip: 0x7c00n });
-  return { run: () => vcpu.run().kind, port, irq };
+  return { ...realModeIrqGuest(program, irq), irq };
 }
 
 t.test('HLT stops with halted, and an interrupt wakes it through the IVT', async (t) => {

@@ -7,15 +7,13 @@
  * deliverable bumps the count (a missed one would leave the guest waiting).
  */
 import t from 'tap';
-import { createTcgAccelerator } from '../src/tcg-fallback/accelerator';
 import { CpuInterruptSource, InterruptChanges } from '../src/tcg-fallback/cpu-interrupt-port';
 import { createTcgInterruptControllers } from '../src/tcg-fallback/tcg-interrupt-router';
 import { VirtualClock, ManualTimeSource } from '../src/tcg-fallback/clock';
 import { APIC_EOI, APIC_ICR_LOW, APIC_LVT_LINT0, APIC_LVT_TIMER, APIC_SVR, APIC_TIMER_INITIAL, APIC_TPR, MSR_IA32_APIC_BASE } from '../src/tcg-fallback/lapic';
-import { IoBus, PioDevice } from '../src/devices/bus';
-import { SimpleRunControl } from '../src/accel';
+import { IoBus } from '../src/devices/bus';
 import { memoryLogger } from '../src/log';
-import { assemble } from './tcg-cpu-support';
+import { realModeIrqGuest } from './helpers/real-mode-irq-guest';
 
 /** An interrupt source that counts how often the CPU asks it, and counts its own changes. */
 class CountingSource implements CpuInterruptSource {
@@ -32,28 +30,10 @@ class CountingSource implements CpuInterruptSource {
   setTpr(): void { /* no TPR */ }
 }
 
-class DebugPort implements PioDevice {
-  text = '';
-  pioRead(): number { return 0; }
-  pioWrite(_o: number, _s: number, v: number): void { this.text += String.fromCharCode(v & 0xff); }
-}
-
 t.test('the CPU asks the controllers again only after a change, and takes the interrupt that change brought', async (t) => {
-  const bus = new IoBus(memoryLogger());
-  const port = new DebugPort();
-  bus.registerPio(0xe9, 1, port, 'debug');
   const source = new CountingSource();
-  const acc = createTcgAccelerator({ ram: [{ guestAddress: 0, size: 1 << 20 }], cpus: 1, bus, control: new SimpleRunControl() },
-    { interruptSources: [source] });
-  // Real mode, IF set, a loop of 20000 iterations (many block boundaries), then HLT; the handler prints 'I'.
-  const code = assemble(`.intel_syntax noprefix
-.code16
-  xor ax, ax
-  mov ds, ax
-  mov ss, ax
-  mov sp, 0x7000
-  mov word ptr [0x80], offset handler
-  mov word ptr [0x82], 0
+  // IF set, a loop of 20000 iterations (many block boundaries), then HLT; the interrupt handler prints 'I'.
+  const { run, port } = realModeIrqGuest(`
   sti
   mov cx, 20000
 again:
@@ -65,24 +45,11 @@ again:
   mov al, 'A'
   out 0xe9, al
   cli
-  hlt
-handler:
-  push ax
-  mov al, 'I'
-  out 0xe9, al
-  pop ax
-  iret
-`, 16, 0x7c00);
-  acc.memory.write(0x7c00, code);
-  const vcpu = acc.vcpus[0];
-  const sregs = vcpu.getSpecialRegisters();
-  vcpu.setSpecialRegisters({ ...sregs, cs: { ...sregs.cs, base: 0n, selector: 0 } });
-  vcpu.setRegisters({ ...vcpu.getRegisters(), rip: 0x7c00n });
-
+  hlt`, source);
   /** Runs slices until the vCPU halts. */
   const runToHalt = (): string => {
     for (let k = 0; k < 1000; k++) {
-      const kind = vcpu.run().kind;
+      const kind = run();
       if (kind !== 'kicked') return kind;
     }
     return 'still running';
