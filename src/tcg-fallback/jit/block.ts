@@ -39,43 +39,57 @@ export class ChainSlot {
   }
 }
 
+/**
+ * Fields are declared in the order the runner reads them at a block
+ * transition (identity and validity, then the tier decision, then the links),
+ * cold ones last: V8 lays fields out in declaration order, and the runner's
+ * costliest step is the first read of the next block's fields.
+ */
 export class Block {
+  /** RIP of the first instruction (the key is physical; a different CS base could reach it with another RIP). */
+  readonly rip: number;
+  readonly codeSize: number;
   /** False once a write hit its page; the runner stops after the current instruction. */
   valid = true;
-  /** Successor when execution falls through past the last instruction (a Jcc not taken, a call's return point...). */
-  readonly chainFall = new ChainSlot();
-  /** Successor seen last at any other RIP (a taken branch, the last return target). */
-  readonly chainOther = new ChainSlot();
+  /** Second tier: the block as a JavaScript function (see codegen). */
+  compiled: CompiledBlock | undefined = undefined;
   /** Executions so far, until the block is hot enough to compile. */
   hits = 0;
-  /** Second tier: the block as a JavaScript function (see codegen). */
-  compiled: CompiledBlock | undefined;
-  /** Compilation failed (an internal error): stay interpreted. */
-  uncompilable = false;
+  readonly insns: DecodedInstruction[];
+  readonly handlers: Handler[];
   /** RIP of the last instruction: a stop address after the first instruction but up to here needs single steps. */
   lastInsnRip = 0;
   /** RIP after the last instruction when it does not branch (selects chainFall). */
   readonly fallRip: number;
+  /** Successor when execution falls through past the last instruction (a Jcc not taken, a call's return point...). */
+  readonly chainFall = new ChainSlot();
+  /** Successor seen last at any other RIP (a taken branch, the last return target). */
+  readonly chainOther = new ChainSlot();
+  /** Compilation failed (an internal error): stay interpreted. */
+  uncompilable = false;
   /** Instructions a compiled self-loop retired in earlier iterations, stored by its code when a fault leaves it; the runner reads and clears it. */
   loopBase = 0;
+  /** Key within its page: offset and code size (see pageKey). */
+  readonly key: number;
+  /** Guest physical page number holding every byte of the block. */
+  readonly physPage: number;
+  /** Fall-through RIP after each instruction, already wrapped to the code size. */
+  readonly nexts: Float64Array;
+  /** Highest code-segment offset the block touches (checked against CS.limit outside 64-bit mode). */
+  readonly lastOffset: number;
 
-  constructor(
-    /** Key within its page: offset and code size (see pageKey). */
-    readonly key: number,
-    /** Guest physical page number holding every byte of the block. */
-    readonly physPage: number,
-    /** RIP of the first instruction (the key is physical; a different CS base could reach it with another RIP). */
-    readonly rip: number,
-    readonly codeSize: number,
-    readonly insns: DecodedInstruction[],
-    readonly handlers: Handler[],
-    /** Fall-through RIP after each instruction, already wrapped to the code size. */
-    readonly nexts: Float64Array,
-    /** Highest code-segment offset the block touches (checked against CS.limit outside 64-bit mode). */
-    readonly lastOffset: number,
-  ) {
+  constructor(key: number, physPage: number, rip: number, codeSize: number, insns: DecodedInstruction[], handlers: Handler[],
+    nexts: Float64Array, lastOffset: number) {
+    this.rip = rip;
+    this.codeSize = codeSize;
+    this.insns = insns;
+    this.handlers = handlers;
     this.lastInsnRip = insns.length > 1 ? nexts[insns.length - 2] : rip;
     this.fallRip = nexts[insns.length - 1];
+    this.key = key;
+    this.physPage = physPage;
+    this.nexts = nexts;
+    this.lastOffset = lastOffset;
   }
 }
 
