@@ -58,7 +58,7 @@ export class Block {
   readonly insns: DecodedInstruction[];
   readonly handlers: Handler[];
   /** RIP of the last instruction: a stop address after the first instruction but up to here needs single steps. */
-  lastInsnRip = 0;
+  readonly lastInsnRip: number;
   /** RIP after the last instruction when it does not branch (selects chainFall). */
   readonly fallRip: number;
   /** Successor when execution falls through past the last instruction (a Jcc not taken, a call's return point...). */
