@@ -18,6 +18,8 @@ import { BlockCache } from './jit/block-cache';
 import { engineFromEnv } from './jit/mode';
 import { RipSampler } from './rip-sampler';
 import { addressFromBig, addressToBig, ApicMsrs, ApicBaseMsr } from './msr';
+import { WasmSpace } from './wasm/space';
+import { wasmEnabledFromEnv } from './wasm/tier';
 import {
   CR0_PG, EFER_LMA, EFER_LME, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS,
 } from './cpu-constants';
@@ -96,7 +98,9 @@ export class TcgVcpu implements Vcpu {
         const j = cpu.jit;
         return j === undefined ? `interpreter: ${cpu.instructionCount} instructions`
           : `instructions ${cpu.instructionCount} in blocks ${j.blockInstructions} (compiled ${j.compiledInstructions} in ${j.compiledCalls} calls) interpreted ${j.interpretedInstructions} ` +
-            `blocks built ${j.cache.built} compiled ${j.compiledBlocks} page invalidations ${j.cache.invalidations}`;
+            `blocks built ${j.cache.built} compiled ${j.compiledBlocks} page invalidations ${j.cache.invalidations}` +
+            (j.wasmTier === undefined ? '' : ` wasm ${j.wasmInstructions} in ${j.wasmRuns} runs, translated ${j.wasmTier.translated}` +
+              ` untranslatable ${j.wasmTier.untranslatable} modules ${j.wasmTier.modules}`);
       };
     }
     if (index > 0) {
@@ -277,7 +281,9 @@ function apicMsrsFor(options: TcgAcceleratorOptions, k: number): ApicMsrs | unde
 }
 
 export function createTcgAccelerator(config: AcceleratorConfig, options: TcgAcceleratorOptions = {}): Accelerator {
-  const memory = new GuestMemory(config.ram.map((r) => ({ guestAddress: r.guestAddress, bytes: new Uint8Array(r.size) })));
+  const translate = options.translate ?? engineFromEnv() === 'jit';
+  // Guest RAM at physical 0 in a WebAssembly memory, where the translator's third tier runs on it.
+  const memory = new GuestMemory(WasmSpace.allocateRam(config.ram, translate && wasmEnabledFromEnv()));
   const slice = options.sliceMs ?? 4;
   const vcpus: TcgVcpu[] = [];
   for (let k = 0; k < config.cpus; k++) {
@@ -287,7 +293,6 @@ export function createTcgAccelerator(config: AcceleratorConfig, options: TcgAcce
     vcpus.push(vcpu);
   }
   // One translation cache per machine: a store by any vCPU invalidates code cached for all.
-  const translate = options.translate ?? engineFromEnv() === 'jit';
   const cache = translate ? BlockCache.forMemory(memory) : undefined;
   // Device DMA reaches it through memory.noteDmaWrite (see BlockCache).
   for (const v of vcpus) v.cpu.setTranslation(translate, cache);

@@ -28,6 +28,7 @@ import { BlockRunner } from './jit/block-runner';
 import { CPUID_SIGNATURE } from './cpuid';
 import { engineFromEnv } from './jit/mode';
 import type { BlockCache } from './jit/block-cache';
+import { STATE_REG_HI, STATE_REG_LO, WasmSpace } from './wasm/space';
 
 export type Handler = (cpu: Cpu, i: DecodedInstruction) => void;
 
@@ -38,8 +39,9 @@ export interface ExceptionPolicy {
 }
 
 export class Cpu implements CodeReader {
-  readonly lo = new Uint32Array(16);
-  readonly hi = new Uint32Array(16);
+  /** General registers as unsigned 32-bit halves; inside the WasmSpace's state area when there is one (see wasm/space.ts). */
+  readonly lo: Uint32Array;
+  readonly hi: Uint32Array;
   rip = 0;
   /** Address of the next instruction; branch handlers overwrite it. */
   nextRip = 0;
@@ -148,8 +150,16 @@ export class Cpu implements CodeReader {
   /** The block cache in front of the interpreter (undefined: interpreter only). See jit/. */
   jit: BlockRunner | undefined;
 
+  /** Absolute offset of this vCPU's state area in the WasmSpace, when its RAM is in one (the third tier can run). */
+  readonly wasmState: number | undefined;
+
   constructor(readonly memory: GuestMemory, readonly bus: IoBus) {
-    this.mmu = new Mmu(memory, this);
+    const space = WasmSpace.of(memory);
+    this.wasmState = space?.allocateState();
+    const state = this.wasmState;
+    this.lo = space !== undefined && state !== undefined ? new Uint32Array(space.buffer, state + STATE_REG_LO, 16) : new Uint32Array(16);
+    this.hi = space !== undefined && state !== undefined ? new Uint32Array(space.buffer, state + STATE_REG_HI, 16) : new Uint32Array(16);
+    this.mmu = new Mmu(memory, this, space !== undefined && state !== undefined ? { space, state } : undefined);
     this.resetState();
     this.setTranslation(engineFromEnv() === 'jit');
   }

@@ -8,6 +8,7 @@
  * (every system call) from flushing anything.
  */
 import { GuestMemory } from '../memory/guest-memory';
+import { NO_HOST, STATE_HOST, STATE_TAG_READ, STATE_TAG_WRITE, WasmSpace } from './wasm/space';
 import { CpuException } from './cpu-exception';
 import {
   CR0_PG, CR0_WP, CR4_PAE, CR4_PSE, CR4_PGE, EFER_LMA, EFER_NXE, PF_FETCH, PF_PRESENT, PF_RSVD, PF_USER, PF_WRITE,
@@ -36,8 +37,8 @@ const PHYS_HI_RESERVED = 0x000fff00;
 
 export class Mmu {
   /** Tags per access kind: the linear page number, or NaN when empty. Index: set * TLB_SIZE + (vpn & TLB_MASK). */
-  readonly tagRead = new Float64Array(2 * TLB_SIZE).fill(NaN);
-  readonly tagWrite = new Float64Array(2 * TLB_SIZE).fill(NaN);
+  readonly tagRead: Float64Array;
+  readonly tagWrite: Float64Array;
   readonly tagExec = new Float64Array(2 * TLB_SIZE).fill(NaN);
   readonly global = new Uint8Array(2 * TLB_SIZE);
   /** Host view of RAM pages (undefined: MMIO). */
@@ -56,15 +57,27 @@ export class Mmu {
    */
   globalGeneration = 0;
 
-  private readonly regionViews: { start: number; end: number; view: DataView; bytes: Uint8Array }[];
+  /**
+   * With a WasmSpace: each entry's page as an offset in the space's memory, or NO_HOST when
+   * its page is not there (MMIO, RAM above the low region), for translated WebAssembly code.
+   */
+  readonly hostPages: Uint32Array | undefined;
 
-  constructor(readonly memory: GuestMemory, private readonly ctl: PagingControl) {
+  private readonly regionViews: { start: number; end: number; view: DataView; bytes: Uint8Array; inSpace: boolean }[];
+
+  /** `wasm`: the space holding this vCPU's TLB tags and host offsets (its state area at `state`). */
+  constructor(readonly memory: GuestMemory, private readonly ctl: PagingControl, wasm?: { space: WasmSpace; state: number }) {
     this.regionViews = memory.regions.map((r) => ({
       start: r.guestAddress,
       end: r.guestAddress + r.bytes.length,
       view: new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength),
       bytes: r.bytes,
+      inSpace: wasm !== undefined && wasm.space.holds(r.bytes),
     }));
+    const buffer = wasm?.space.buffer;
+    this.tagRead = (buffer ? new Float64Array(buffer, (wasm as { state: number }).state + STATE_TAG_READ, 2 * TLB_SIZE) : new Float64Array(2 * TLB_SIZE)).fill(NaN);
+    this.tagWrite = (buffer ? new Float64Array(buffer, (wasm as { state: number }).state + STATE_TAG_WRITE, 2 * TLB_SIZE) : new Float64Array(2 * TLB_SIZE)).fill(NaN);
+    this.hostPages = buffer ? new Uint32Array(buffer, (wasm as { state: number }).state + STATE_HOST, 2 * TLB_SIZE).fill(NO_HOST) : undefined;
   }
 
   flushAll(): void {
@@ -98,9 +111,9 @@ export class Mmu {
   }
 
   /** Host view of a guest physical RAM page, or undefined for MMIO. */
-  physView(phys: number): { view: DataView; bytes: Uint8Array; offset: number } | undefined {
+  physView(phys: number): { view: DataView; bytes: Uint8Array; offset: number; inSpace: boolean } | undefined {
     for (const r of this.regionViews) {
-      if (phys >= r.start && phys + 4096 <= r.end) return { view: r.view, bytes: r.bytes, offset: phys - r.start };
+      if (phys >= r.start && phys + 4096 <= r.end) return { view: r.view, bytes: r.bytes, offset: phys - r.start, inSpace: r.inSpace };
     }
     return undefined;
   }
@@ -129,6 +142,7 @@ export class Mmu {
     this.views[idx] = r?.view;
     this.bytes[idx] = r?.bytes;
     this.offsets[idx] = r ? r.offset : 0;
+    if (this.hostPages !== undefined) this.hostPages[idx] = r !== undefined && r.inSpace ? r.offset : NO_HOST;
     this.physPages[idx] = phys;
     this.global[idx] = global ? 1 : 0;
     if (this.tagRead[idx] !== vpn) { this.tagWrite[idx] = NaN; this.tagExec[idx] = NaN; }

@@ -19,6 +19,7 @@
  */
 import type { GuestMemory } from '../../memory/guest-memory';
 import { Block } from './block';
+import { WasmSpace } from '../wasm/space';
 
 /** Pages per directory chunk: the directory stays small for large RAM, and a lookup is two array loads. */
 const CHUNK_SHIFT = 9;
@@ -47,8 +48,12 @@ export class BlockCache {
   /** Listening to `memory` starts with the first block (a cache replaced before use never listens). */
   private unlisten: (() => void) | undefined;
 
-  constructor(ramEnd: number, private readonly memory?: GuestMemory) {
-    this.codePages = new Uint8Array(Math.ceil(ramEnd / 4096));
+  /** Told about each block with a WebAssembly translation when it is dropped (see wasm/tier.ts). */
+  onDropTranslated: ((b: Block) => void) | undefined;
+
+  /** `codePages`: the map, where translated WebAssembly code must read it too (WasmSpace.codePages). */
+  constructor(ramEnd: number, private readonly memory?: GuestMemory, codePages?: Uint8Array) {
+    this.codePages = codePages ?? new Uint8Array(Math.ceil(ramEnd / 4096));
     // Preallocated (dense) so high RAM above 4 GiB does not turn it into a slow sparse array.
     this.dir = new Array<(PageBlocks | undefined)[] | undefined>(Math.ceil(this.codePages.length / CHUNK_PAGES)).fill(undefined);
   }
@@ -57,7 +62,7 @@ export class BlockCache {
   static forMemory(memory: GuestMemory): BlockCache {
     let ramEnd = 0;
     for (const r of memory.regions) ramEnd = Math.max(ramEnd, r.guestAddress + r.bytes.length);
-    return new BlockCache(ramEnd, memory);
+    return new BlockCache(ramEnd, memory, WasmSpace.of(memory)?.codePages());
   }
 
   /** The block at `key` (pageKey) in guest physical page `physPage`. */
@@ -83,7 +88,7 @@ export class BlockCache {
     let page = chunk[p & (CHUNK_PAGES - 1)];
     if (page === undefined) { page = new Map(); chunk[p & (CHUNK_PAGES - 1)] = page; }
     const old = page.get(block.key);
-    if (old !== undefined) old.valid = false;
+    if (old !== undefined) this.drop(old);
     else this.count++;
     page.set(block.key, block);
     if (p < this.codePages.length) this.codePages[p] = 1;
@@ -101,9 +106,14 @@ export class BlockCache {
     const page = chunk === undefined ? undefined : chunk[physPage & (CHUNK_PAGES - 1)];
     if (chunk === undefined || page === undefined) return;
     chunk[physPage & (CHUNK_PAGES - 1)] = undefined;
-    for (const b of page.values()) b.valid = false;
+    for (const b of page.values()) this.drop(b);
     this.count -= page.size;
     this.invalidations++;
+  }
+
+  private drop(b: Block): void {
+    b.valid = false;
+    if (b.wasm !== undefined) this.onDropTranslated?.(b);
   }
 
   /** Device DMA wrote guest bytes [address, address+length): drop code cached from those pages. */
@@ -127,7 +137,7 @@ export class BlockCache {
   clear(): void {
     for (const chunk of this.dir) {
       if (chunk === undefined) continue;
-      for (const page of chunk) if (page !== undefined) for (const b of page.values()) b.valid = false;
+      for (const page of chunk) if (page !== undefined) for (const b of page.values()) this.drop(b);
     }
     this.dir.fill(undefined);
     this.count = 0;

@@ -25,6 +25,8 @@ import { BlockProfile } from './block-profile';
 import { compileBlock, retiredBefore } from './codegen';
 import { compileThresholdFromEnv } from './mode';
 import { appendFileSync } from 'node:fs';
+import { WasmSpace } from '../wasm/space';
+import { WasmTier, WasmVcpu, wasmEnabledFromEnv } from '../wasm/tier';
 
 /** TSVISOR_JIT_DUMP=FILE: append each compiled block's generated JavaScript to FILE (a developer's tool). */
 const JIT_DUMP_FILE = typeof process !== 'undefined' ? process.env.TSVISOR_JIT_DUMP || undefined : undefined;
@@ -66,10 +68,23 @@ export class BlockRunner {
   /** Whether the last find() reached its page through a global translation (see ChainSlot.global). */
   private foundGlobal = false;
 
+  /** The third tier (WebAssembly), when the vCPU's RAM and state are in a WasmSpace and TSVISOR_WASM allows. */
+  private readonly wasm: WasmVcpu | undefined;
+  /** Of blockInstructions, those retired by WebAssembly code, and the runs entering it. */
+  wasmInstructions = 0;
+  wasmRuns = 0;
+
   /** `cache` is shared by the vCPUs of one machine, so a store by one invalidates code cached for all. */
   constructor(private readonly cpu: Cpu, cache?: BlockCache) {
     this.cache = cache ?? BlockCache.forMemory(cpu.memory);
+    const space = WasmSpace.of(cpu.memory);
+    if (space !== undefined && cpu.wasmState !== undefined && wasmEnabledFromEnv()) {
+      this.wasm = new WasmVcpu(WasmTier.forCache(this.cache, space), cpu, cpu.wasmState);
+    }
   }
+
+  /** The WebAssembly tier's statistics (undefined without it). */
+  get wasmTier(): WasmTier | undefined { return this.wasm?.tier; }
 
   /**
    * An MMIO access: the device may have raised an interrupt (or completed
@@ -97,6 +112,7 @@ export class BlockRunner {
             budget = cpu.rip === stopAt ? executed : cpu.budgetAfterPause(executed, budget);
             if (executed >= budget) {
               this.countCompiled(compiledRetired, compiledCalls);
+              this.wasm?.tier.endOfChunk();
               return executed;
             }
           }
@@ -108,6 +124,21 @@ export class BlockRunner {
             executed += n;
             this.interpretedInstructions += n;
             continue;
+          }
+          const wasm = this.wasm;
+          if (wasm !== undefined) {
+            if (b.wasmStatus === 0 && b.hits >= wasm.tier.threshold && b.codeSize === 8) wasm.tier.queueBlock(b);
+            if (b.wasm !== undefined && !wasm.slowExit && executed + b.insns.length <= budget && !(stopAt > b.rip && stopAt <= b.lastInsnRip)) {
+              const retired = wasm.run(b, budget - executed, stopAt);
+              executed += retired;
+              cpu.instructionCount += retired;
+              this.wasmInstructions += retired;
+              this.blockInstructions += retired;
+              this.wasmRuns++;
+              continue;
+            }
+            // After a run that stopped before an instruction it leaves to JavaScript, that instruction's block runs here.
+            wasm.slowExit = false;
           }
           if (b.compiled === undefined && !b.uncompilable && ++b.hits > this.compileThreshold) this.compile(b);
           const fn = b.compiled;
@@ -156,6 +187,7 @@ export class BlockRunner {
       }
     }
     this.countCompiled(compiledRetired, compiledCalls);
+    this.wasm?.tier.endOfChunk();
     return executed;
   }
 

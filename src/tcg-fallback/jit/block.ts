@@ -8,6 +8,7 @@
 import type { Handler } from '../cpu';
 import type { DecodedInstruction } from '../decoder';
 import type { CompiledBlock } from './codegen';
+import type { WasmTranslation } from '../wasm/tier';
 
 /**
  * A direct link from one block to the block that ran after it, with the
@@ -53,6 +54,8 @@ export class Block {
   valid = true;
   /** Second tier: the block as a JavaScript function (see codegen). */
   compiled: CompiledBlock | undefined = undefined;
+  /** Third tier: the block's WebAssembly translation (see wasm/tier.ts). */
+  wasm: WasmTranslation | undefined = undefined;
   /** Executions so far, until the block is hot enough to compile. */
   hits = 0;
   readonly insns: DecodedInstruction[];
@@ -67,6 +70,8 @@ export class Block {
   readonly chainOther = new ChainSlot();
   /** Compilation failed (an internal error): stay interpreted. */
   uncompilable = false;
+  /** WebAssembly translation: 0 not tried, 1 queued, 2 not translatable (see wasm/tier.ts). */
+  wasmStatus = 0;
   /** Instructions a compiled self-loop retired in earlier iterations, stored by its code when a fault leaves it; the runner reads and clears it. */
   loopBase = 0;
   /** Key within its page: offset and code size (see pageKey). */

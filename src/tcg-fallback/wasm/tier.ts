@@ -1,0 +1,273 @@
+/**
+ * The WebAssembly tier at run time. One WasmTier per machine (per block
+ * cache) owns the table of translated blocks and batches newly hot blocks
+ * into modules: compiling one small module costs tens of microseconds,
+ * against milliseconds for a JavaScript block, but each module instance
+ * costs something to call into and to instantiate, so blocks go in batches.
+ * One WasmVcpu per vCPU enters translated code: it copies what a block
+ * needs beyond the registers (the flags record, CPL, MMU generations, FS/GS
+ * bases, the budget) into its state area, calls the block, which chains
+ * through the jump cache to the next translated blocks for as long as it
+ * finds them, and copies back RIP, the count retired and the flags.
+ */
+import type { Cpu } from '../cpu';
+import { SEG_FS, SEG_GS, TWO_32 } from '../cpu-constants';
+import { LAZY_ADC, LAZY_EAGER, LAZY_IMUL, LAZY_SBB, SIZE_MASK } from '../lazy-flags';
+import { TLB_MASK, TLB_SIZE } from '../mmu';
+import type { Block } from '../jit/block';
+import type { BlockCache } from '../jit/block-cache';
+import { encodeModule } from './encoder';
+import { EXIT_CROSS, EXIT_SLOW, HELPER_COUNT, HELPER_ENTER, HELPER_TYPES, MODULE_TYPES, TYPE_BLOCK, helperFunctions } from './helpers';
+import {
+  JUMP_BITS, JUMP_COUNT, JUMP_CPL, JUMP_ENTRIES, JUMP_ENTRY_SIZE, JUMP_GENERATION, JUMP_GLOBAL, JUMP_INDEX, JUMP_MODULE, JUMP_RIP, JUMP_SLOT, JUMP_TAG, MAX_SLOTS,
+  STATE_BUDGET, STATE_CPL, STATE_FLAGS, STATE_FS_BASE, STATE_GENERATION, STATE_GLOBAL_GENERATION, STATE_GS_BASE, STATE_JUMP,
+  STATE_NEXT_INDEX, STATE_NEXT_MODULE, STATE_RETIRED, STATE_RIP, STATE_STOP_AT, STATE_TLB_HALF, WasmSpace,
+} from './space';
+import { translateBlock } from './translate';
+
+/** Runs of a block (in the JavaScript tiers) before it is queued for translation. TSVISOR_WASM_THRESHOLD overrides. */
+export const DEFAULT_WASM_THRESHOLD = 50;
+/** Blocks per module. TSVISOR_WASM_BATCH overrides. */
+export const DEFAULT_WASM_BATCH = 64;
+/** Calls of BlockRunner.execute (chunks) a queued block waits at most before its batch is built anyway. */
+const FLUSH_AFTER_CHUNKS = 4;
+
+function numberFromEnv(name: string, fallback: number): number {
+  const v = typeof process !== 'undefined' ? process.env[name] : undefined;
+  const n = v === undefined || v === '' ? NaN : Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+/** Whether the WebAssembly tier runs (TSVISOR_WASM=0 turns it off). */
+export function wasmEnabledFromEnv(): boolean {
+  const v = typeof process !== 'undefined' ? process.env.TSVISOR_WASM : undefined;
+  return v !== '0';
+}
+
+type EnterFunction = (state: number, index: number) => number;
+
+/** Blocks translated since the last merge before they are all rebuilt into one module with the rest (see WasmTier.flush). */
+const MERGE_MINIMUM = 256;
+
+/** A block's WebAssembly translation: where its function is now, and its encoded code for rebuilding modules. */
+export class WasmTranslation {
+  /** The module's number (jump cache entries name it), its way in, and the block's index in its table. */
+  module = 0;
+  enter: EnterFunction = () => { throw new Error('translation not in a module yet'); };
+  index = 0;
+  constructor(readonly slot: number, readonly code: Uint8Array) {}
+}
+
+export class WasmTier {
+  /** Settable for tests (0 and 1: every block translated before its first run). */
+  threshold = numberFromEnv('TSVISOR_WASM_THRESHOLD', DEFAULT_WASM_THRESHOLD);
+  batch = Math.max(1, numberFromEnv('TSVISOR_WASM_BATCH', DEFAULT_WASM_BATCH));
+  private nextSlot = 1;
+  private lastTag = 0;
+  private lastModule = 0;
+  private readonly freeSlots: number[] = [];
+  private queue: Block[] = [];
+  private chunksWaiting = 0;
+  /** Translated blocks still valid. */
+  private readonly live = new Set<Block>();
+  /** Blocks in the module the last merge built, and translated since (in small modules). */
+  private mergedCount = 0;
+  private youngCount = 0;
+  /** The way into each module still in use, by number (a merge drops the modules it replaces). */
+  private readonly enters = new Map<number, EnterFunction>();
+  /** Statistics. */
+  translated = 0;
+  untranslatable = 0;
+  modules = 0;
+  merges = 0;
+
+  private constructor(readonly space: WasmSpace, cache: BlockCache) {
+    cache.onDropTranslated = (b) => this.release(b);
+  }
+
+  private static readonly byCache = new WeakMap<BlockCache, WasmTier>();
+
+  /** The tier of the machine whose blocks `cache` holds, when its RAM is in a WasmSpace. */
+  static forCache(cache: BlockCache, space: WasmSpace): WasmTier {
+    let tier = WasmTier.byCache.get(cache);
+    if (tier === undefined) { tier = new WasmTier(space, cache); WasmTier.byCache.set(cache, tier); }
+    return tier;
+  }
+
+  /** `b` ran `threshold` times: translate it with the next batch (or mark it untranslatable). */
+  queueBlock(b: Block): void {
+    b.wasmStatus = 1;
+    this.queue.push(b);
+    if (this.queue.length >= this.batch) this.flush();
+  }
+
+  /** End of a chunk: a batch waiting too long is built as it is. */
+  endOfChunk(): void {
+    if (this.queue.length > 0 && ++this.chunksWaiting >= FLUSH_AFTER_CHUNKS) this.flush();
+  }
+
+  /**
+   * Translates the queued blocks into one module. Blocks chain directly only
+   * within a module, so once the blocks translated since the last merge are
+   * half as many as those merged (and at least MERGE_MINIMUM), every live
+   * block is rebuilt into one module: the total rebuilt stays a small
+   * multiple of the blocks translated.
+   */
+  flush(): void {
+    const blocks: Block[] = [];
+    for (const b of this.queue) {
+      if (!b.valid) continue;
+      const body = translateBlock(b);
+      if (body === undefined) { b.wasmStatus = 2; this.untranslatable++; continue; }
+      const slot = this.allocateSlot();
+      if (slot === 0) { b.wasmStatus = 2; continue; }
+      // Tags never repeat within a machine's life (2^32 translations), and 0 means empty.
+      this.space.slotTags[slot] = ++this.lastTag;
+      b.wasm = new WasmTranslation(slot, Uint8Array.from(body.encode()));
+      this.live.add(b);
+      blocks.push(b);
+      this.translated++;
+    }
+    this.queue = [];
+    this.chunksWaiting = 0;
+    if (blocks.length === 0) return;
+    this.youngCount += blocks.length;
+    if (this.youngCount >= MERGE_MINIMUM && 2 * this.youngCount >= this.mergedCount) {
+      this.enters.clear();
+      this.build([...this.live]);
+      this.mergedCount = this.live.size;
+      this.youngCount = 0;
+      this.merges++;
+    } else this.build(blocks);
+  }
+
+  /** One module holding `blocks` (each has its translation); points each block at it. */
+  private build(blocks: Block[]): void {
+    const id = ++this.lastModule;
+    const helpers = helperFunctions(this.space.codePagesOffset, this.space.slotTagsOffset, id);
+    const functions = [...helpers.map((body, k) => ({ type: HELPER_TYPES[k], code: body.encode() })),
+      ...blocks.map((b) => ({ type: TYPE_BLOCK, code: (b.wasm as WasmTranslation).code }))];
+    const bytes = encodeModule(MODULE_TYPES, functions, [{ name: 'enter', fn: HELPER_ENTER }], blocks.map((_, j) => HELPER_COUNT + j));
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: this.space.memory } });
+    const enter = instance.exports.enter as EnterFunction;
+    this.enters.set(id, enter);
+    this.modules++;
+    for (let j = 0; j < blocks.length; j++) {
+      const w = blocks[j].wasm as WasmTranslation;
+      w.module = id; w.enter = enter; w.index = j;
+    }
+  }
+
+  /** The way into module number `id`, undefined once a merge replaced it. */
+  moduleEnter(id: number): EnterFunction | undefined { return this.enters.get(id); }
+
+  private allocateSlot(): number {
+    const reused = this.freeSlots.pop();
+    if (reused !== undefined) return reused;
+    if (this.nextSlot >= MAX_SLOTS) return 0;
+    return this.nextSlot++;
+  }
+
+  /** `b` was dropped (its page was written): jump cache entries for it stop matching, and its slot is reused. */
+  private release(b: Block): void {
+    const w = b.wasm as WasmTranslation;
+    this.space.slotTags[w.slot] = 0;
+    this.freeSlots.push(w.slot);
+    this.live.delete(b);
+    b.wasm = undefined;
+  }
+}
+
+/** A vCPU's entry into translated code. */
+export class WasmVcpu {
+  private readonly u32: Uint32Array;
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  /** Whether the last run stopped before an instruction it left to JavaScript (the runner must run that one there). */
+  slowExit = false;
+
+  constructor(readonly tier: WasmTier, private readonly cpu: Cpu, private readonly state: number) {
+    const buffer = tier.space.buffer;
+    this.u32 = new Uint32Array(buffer);
+    this.i32 = new Int32Array(buffer);
+    this.f64 = new Float64Array(buffer);
+    // Empty jump cache entries hold a non-canonical RIP, which no block has.
+    for (let k = 0; k < JUMP_ENTRIES; k++) {
+      const w = (state + STATE_JUMP + k * JUMP_ENTRY_SIZE + JUMP_RIP) >> 2;
+      this.u32[w] = 0; this.u32[w + 1] = 0x80000000;
+    }
+  }
+
+  /** Writes the number `v` (a signed 64-bit value, exact) as an int64 at absolute offset `at`. */
+  private writeInt64(at: number, v: number): void {
+    this.u32[at >> 2] = v >>> 0;
+    this.u32[(at >> 2) + 1] = Math.floor(v / TWO_32) | 0;
+  }
+
+  /**
+   * Runs translated block `b` and whatever it chains to, at most `room`
+   * instructions, none at `stopAt` (NaN: no stop address) but the first.
+   * Returns the instructions retired; cpu.rip is where it stopped.
+   */
+  run(b: Block, room: number, stopAt: number): number {
+    const cpu = this.cpu, s = this.state, u32 = this.u32, i32 = this.i32;
+    const mmu = cpu.mmu;
+    const cpl = cpu.cpl;
+    const fl = cpu.flags;
+    const fw = (s + STATE_FLAGS) >> 2;
+    const op = fl.op;
+    if (op === LAZY_ADC || op === LAZY_SBB || op === LAZY_IMUL) {
+      // Kinds the translated $flags does not compute: as eager bits.
+      u32[fw + 9] = fl.arith(); u32[fw] = LAZY_EAGER;
+    } else {
+      const size = fl.size, mask = SIZE_MASK[size], wide = size === 8;
+      u32[fw] = op; u32[fw + 1] = size;
+      u32[fw + 2] = fl.res & mask; u32[fw + 3] = wide ? fl.resHi : 0;
+      u32[fw + 4] = fl.a & mask; u32[fw + 5] = wide ? fl.aHi : 0;
+      u32[fw + 6] = fl.b & mask; u32[fw + 7] = wide ? fl.bHi : 0;
+      u32[fw + 8] = fl.cin; u32[fw + 9] = fl.eager;
+    }
+    i32[(s + STATE_CPL) >> 2] = cpl;
+    i32[(s + STATE_TLB_HALF) >> 2] = cpl === 3 ? TLB_SIZE : 0;
+    i32[(s + STATE_GENERATION) >> 2] = mmu.generation;
+    i32[(s + STATE_GLOBAL_GENERATION) >> 2] = mmu.globalGeneration;
+    this.writeInt64(s + STATE_FS_BASE, cpu.segs[SEG_FS].base);
+    this.writeInt64(s + STATE_GS_BASE, cpu.segs[SEG_GS].base);
+    i32[(s + STATE_RETIRED) >> 2] = 0;
+    if (Number.isNaN(stopAt)) { u32[(s + STATE_STOP_AT) >> 2] = 0; u32[((s + STATE_STOP_AT) >> 2) + 1] = 0x80000000; } else this.writeInt64(s + STATE_STOP_AT, stopAt);
+    // The jump cache entry for `b`, so that blocks chaining to it find it.
+    const rip = b.rip;
+    const low = rip >>> 0;
+    const e = s + STATE_JUMP + ((low ^ (low >>> 12)) & ((1 << JUMP_BITS) - 1)) * JUMP_ENTRY_SIZE;
+    const vpn = Math.floor(rip / 4096);
+    const idx = (cpl === 3 ? TLB_SIZE : 0) + (vpn & TLB_MASK);
+    const global = mmu.tagExec[idx] === vpn && mmu.global[idx] === 1;
+    this.writeInt64(e + JUMP_RIP, rip);
+    const w = b.wasm as WasmTranslation;
+    i32[(e + JUMP_SLOT) >> 2] = w.slot;
+    i32[(e + JUMP_GENERATION) >> 2] = global ? mmu.globalGeneration : mmu.generation;
+    i32[(e + JUMP_COUNT) >> 2] = b.insns.length;
+    i32[(e + JUMP_CPL) >> 2] = cpl;
+    i32[(e + JUMP_GLOBAL) >> 2] = global ? 1 : 0;
+    u32[(e + JUMP_TAG) >> 2] = this.tier.space.slotTags[w.slot];
+    i32[(e + JUMP_MODULE) >> 2] = w.module;
+    i32[(e + JUMP_INDEX) >> 2] = w.index;
+    // Each block's dispatch charges it to the budget before choosing the next.
+    i32[(s + STATE_BUDGET) >> 2] = room;
+    let exit = w.enter(s, w.index);
+    // The next block is in another module: calling it from here is the only way across (see WasmTier).
+    while (exit === EXIT_CROSS) {
+      const enter = this.tier.moduleEnter(i32[(s + STATE_NEXT_MODULE) >> 2]);
+      if (enter === undefined) break;
+      exit = enter(s, i32[(s + STATE_NEXT_INDEX) >> 2]);
+    }
+    this.slowExit = exit === EXIT_SLOW;
+    cpu.rip = this.f64[(s + STATE_RIP) >> 3];
+    fl.op = u32[fw]; fl.size = u32[fw + 1];
+    fl.res = u32[fw + 2]; fl.resHi = u32[fw + 3];
+    fl.a = u32[fw + 4]; fl.aHi = u32[fw + 5];
+    fl.b = u32[fw + 6]; fl.bHi = u32[fw + 7];
+    fl.cin = u32[fw + 8]; fl.eager = u32[fw + 9];
+    return i32[(s + STATE_RETIRED) >> 2];
+  }
+}
