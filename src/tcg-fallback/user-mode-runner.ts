@@ -20,6 +20,9 @@ import {
 import { handlerTable } from './handler-table';
 import { addressFromBig, addressToBig } from './msr';
 import { memoryLogger } from '../log';
+import { engineFromEnv } from './jit/mode';
+import { WasmSpace } from './wasm/space';
+import { wasmEnabledFromEnv } from './wasm/tier';
 
 export interface UserModeState {
   gpr: bigint[];
@@ -46,9 +49,9 @@ export interface UserModePage {
   executable: boolean;
 }
 
-/** Physical layout: page tables from 1 MiB, the caller's pages from 256 MiB. */
+/** Physical layout: page tables from 1 MiB (room for the tables of 1000 pages), the caller's pages from 16 MiB. */
 const TABLES_PHYS = 0x100000;
-const PAGES_PHYS = 0x10000000;
+const PAGES_PHYS = 0x1000000;
 
 export class UserModeError extends Error {
   override name = 'UserModeError';
@@ -66,10 +69,13 @@ export function runUserMode(options: {
   maxInstructions: number;
 }): UserModeResult {
   const { pages, state } = options;
-  // Each caller page (or run of pages) becomes a RAM region backed by the caller's bytes.
+  // Each caller page (or run of pages) becomes a RAM region backed by the caller's bytes;
+  // for the WebAssembly tier, which needs RAM at physical 0, all of them are copied into one.
+  const wasm = engineFromEnv() === 'jit' && wasmEnabledFromEnv();
   const regions: MemoryRegion[] = [];
   const mappings: { linear: number; phys: number; writable: boolean; executable: boolean }[] = [];
   const copies: { from: Uint8Array; to: Uint8Array }[] = [];
+  const placed: { phys: number; bytes: Uint8Array; caller: Uint8Array }[] = [];
   let phys = PAGES_PHYS;
   for (const p of pages) {
     if (p.address % 4096n !== 0n) throw new UserModeError(`page address 0x${p.address.toString(16)} is not 4 KiB aligned`);
@@ -80,16 +86,27 @@ export function runUserMode(options: {
       copies.push({ from: padded, to: bytes });
       bytes = padded;
     }
-    regions.push({ guestAddress: phys, bytes });
+    placed.push({ phys, bytes, caller: p.bytes });
     for (let off = 0; off < bytes.length; off += 4096) {
       mappings.push({ linear: addressFromBig(p.address) + off, phys: phys + off, writable: p.writable, executable: p.executable });
     }
     phys += bytes.length;
   }
   const tableBytes = new Uint8Array((1 + 3 * mappings.length) * 4096);
-  regions.push({ guestAddress: TABLES_PHYS, bytes: tableBytes });
-  const memory = new GuestMemory(regions);
   buildPageTables(tableBytes, mappings);
+  if (wasm) {
+    const [ram] = WasmSpace.allocateRam([{ guestAddress: 0, size: phys }], true);
+    ram.bytes.set(tableBytes, TABLES_PHYS);
+    for (const p of placed) {
+      ram.bytes.set(p.bytes, p.phys);
+      copies.push({ from: ram.bytes.subarray(p.phys, p.phys + p.caller.length), to: p.caller });
+    }
+    regions.push(ram);
+  } else {
+    for (const p of placed) regions.push({ guestAddress: p.phys, bytes: p.bytes });
+    regions.push({ guestAddress: TABLES_PHYS, bytes: tableBytes });
+  }
+  const memory = new GuestMemory(regions);
 
   const cpu = new Cpu(memory, new IoBus(memoryLogger()));
   cpu.handlers = handlerTable();

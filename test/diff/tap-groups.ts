@@ -11,7 +11,7 @@ import { ENGINES, Engine } from './engines';
 import { SUPPORTED_GROUPS } from './supported-groups';
 
 /** Sequences per group and engine in `npm test`; scripts/fuzz-cpu runs as many as asked. */
-export const CASES_PER_GROUP: Record<Engine, number> = { interp: 1000, jit: 500, blocks: 500 };
+export const CASES_PER_GROUP: Record<Engine, number> = { interp: 1000, jit: 500, blocks: 500, wasm: 500 };
 
 export function runDiffGroups(groups: Group[]): void {
   if (process.arch !== 'x64' || process.platform !== 'linux') {

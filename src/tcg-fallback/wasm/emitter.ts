@@ -11,7 +11,7 @@
  * there: nothing the instruction does happens before its last possible exit.
  */
 import type { DecodedInstruction } from '../decoder';
-import { LAZY_ADD, LAZY_LOGIC, LAZY_SUB } from '../lazy-flags';
+import { LAZY_ADC, LAZY_ADD, LAZY_LOGIC, LAZY_SBB, LAZY_SUB } from '../lazy-flags';
 import { SEG_FS, SEG_GS } from '../cpu-constants';
 import type { Block } from '../jit/block';
 import { FunctionBody, I32, I64, Op } from './encoder';
@@ -41,6 +41,8 @@ export interface KnownFlags {
   a: number;
   b: number;
   res: number;
+  /** ADC/SBB: the carry in (an i32 local). */
+  cin?: number;
 }
 
 export class WasmEmitter {
@@ -240,13 +242,16 @@ export class WasmEmitter {
     this.f.i64(BigInt(size * 8 - 1)).op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And);
   }
 
-  /** CF of the known flags when their kind gives it from the locals (ADD, SUB, logic), else undefined. */
+  /** CF of the known flags when their kind gives it from the locals (ADD/ADC, SUB/SBB, logic), else undefined. */
   knownCarry(): (() => void) | undefined {
     const k = this.known;
     if (k === undefined) return undefined;
     const f = this.f;
     if (k.op === LAZY_ADD) return () => { f.get(k.res).get(k.a).op(Op.i64LtU); };
     if (k.op === LAZY_SUB) return () => { f.get(k.a).get(k.b).op(Op.i64LtU); };
+    // With a carry in, an equal result (ADC) or equal operands (SBB) also carry: the sum wrapped all the way round.
+    if (k.op === LAZY_ADC) return () => { f.get(k.res).get(k.a).op(Op.i64LtU).get(k.cin as number).get(k.res).get(k.a).op(Op.i64Eq, Op.i32And, Op.i32Or); };
+    if (k.op === LAZY_SBB) return () => { f.get(k.a).get(k.b).op(Op.i64LtU).get(k.cin as number).get(k.a).get(k.b).op(Op.i64Eq, Op.i32And, Op.i32Or); };
     if (k.op === LAZY_LOGIC) return () => { f.i32(0); };
     return undefined;
   }
@@ -260,13 +265,14 @@ export class WasmEmitter {
     const f = this.f;
     let cf: () => void, zf: () => void, sf: () => void, of: () => void, pf: () => void;
     const k = this.known;
-    if (k !== undefined && (k.op === LAZY_ADD || k.op === LAZY_SUB || k.op === LAZY_LOGIC)) {
-      cf = this.knownCarry() as () => void;
+    const carry = this.knownCarry();
+    if (k !== undefined && carry !== undefined) {
+      cf = carry;
       zf = () => { f.get(k.res).op(Op.i64Eqz); };
       sf = () => { this.signBit(k.size, () => f.get(k.res)); };
       pf = () => { f.get(k.res).op(Op.i32WrapI64).i32(0xff).op(Op.i32And).op(Op.i32Popcnt).i32(1).op(Op.i32And).op(Op.i32Eqz); };
-      if (k.op === LAZY_ADD) of = () => { this.signBit(k.size, () => f.get(k.a).get(k.res).op(Op.i64Xor).get(k.b).get(k.res).op(Op.i64Xor).op(Op.i64And)); };
-      else if (k.op === LAZY_SUB) of = () => { this.signBit(k.size, () => f.get(k.a).get(k.b).op(Op.i64Xor).get(k.a).get(k.res).op(Op.i64Xor).op(Op.i64And)); };
+      if (k.op === LAZY_ADD || k.op === LAZY_ADC) of = () => { this.signBit(k.size, () => f.get(k.a).get(k.res).op(Op.i64Xor).get(k.b).get(k.res).op(Op.i64Xor).op(Op.i64And)); };
+      else if (k.op === LAZY_SUB || k.op === LAZY_SBB) of = () => { this.signBit(k.size, () => f.get(k.a).get(k.b).op(Op.i64Xor).get(k.a).get(k.res).op(Op.i64Xor).op(Op.i64And)); };
       else of = () => { f.i32(0); };
       // Signed comparisons after SUB/CMP: one compare of the sign-extended operands.
       if (k.op === LAZY_SUB && (cc >> 1) >= 6) {

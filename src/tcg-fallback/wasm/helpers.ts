@@ -5,7 +5,7 @@
  * jump cache. Their indices and types are fixed (HELPER_*, TYPE_*).
  */
 import { FLAG_CF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF } from '../cpu-constants';
-import { LAZY_ADD, LAZY_CFOF, LAZY_DEC, LAZY_EAGER, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../lazy-flags';
+import { LAZY_ADC, LAZY_ADD, LAZY_CFOF, LAZY_DEC, LAZY_EAGER, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB } from '../lazy-flags';
 import { F64, FunctionBody, FunctionType, I32, I64, Op } from './encoder';
 import {
   FLAG_A, FLAG_B, FLAG_CIN, FLAG_EAGER, FLAG_OP, FLAG_RES, FLAG_SIZE, JUMP_BITS, JUMP_COUNT, JUMP_CPL, JUMP_ENTRY_SHIFT, JUMP_GENERATION,
@@ -84,6 +84,15 @@ function flagsHelper(): FunctionBody {
   });
   kind(LAZY_LOGIC, () => { /* CF = OF = 0 */ });
   const carryIn = (): void => { f.get(base).mem(Op.i32Load, rec + FLAG_CIN, 2).i32(0).op(Op.i32Ne); };
+  // ADC and SBB: as ADD and SUB, and with a carry in an equal result (operands) carries too.
+  kind(LAZY_ADC, () => {
+    f.get(out).get(res).get(a).op(Op.i64LtU); carryIn(); f.get(res).get(a).op(Op.i64Eq, Op.i32And, Op.i32Or, Op.i32Or);
+    f.get(a).get(res).op(Op.i64Xor).get(b).get(res).op(Op.i64Xor).op(Op.i64And); signOf(); f.i32(11).op(Op.i32Shl).op(Op.i32Or).set(out);
+  });
+  kind(LAZY_SBB, () => {
+    f.get(out).get(a).get(b).op(Op.i64LtU); carryIn(); f.get(a).get(b).op(Op.i64Eq, Op.i32And, Op.i32Or, Op.i32Or);
+    f.get(a).get(b).op(Op.i64Xor).get(a).get(res).op(Op.i64Xor).op(Op.i64And); signOf(); f.i32(11).op(Op.i32Shl).op(Op.i32Or).set(out);
+  });
   kind(LAZY_CFOF, () => {
     f.get(out); carryIn(); f.op(Op.i32Or);
     f.get(base).mem(Op.i32Load, rec + FLAG_B, 2).i32(0).op(Op.i32Ne).i32(11).op(Op.i32Shl).op(Op.i32Or).set(out);

@@ -12,7 +12,7 @@
  */
 import type { Cpu } from '../cpu';
 import { SEG_FS, SEG_GS, TWO_32 } from '../cpu-constants';
-import { LAZY_ADC, LAZY_EAGER, LAZY_IMUL, LAZY_SBB, SIZE_MASK } from '../lazy-flags';
+import { LAZY_EAGER, LAZY_IMUL, SIZE_MASK } from '../lazy-flags';
 import { TLB_MASK, TLB_SIZE } from '../mmu';
 import type { Block } from '../jit/block';
 import type { BlockCache } from '../jit/block-cache';
@@ -216,7 +216,7 @@ export class WasmVcpu {
     const fl = cpu.flags;
     const fw = (s + STATE_FLAGS) >> 2;
     const op = fl.op;
-    if (op === LAZY_ADC || op === LAZY_SBB || op === LAZY_IMUL) {
+    if (op === LAZY_IMUL) {
       // Kinds the translated $flags does not compute: as eager bits.
       u32[fw + 9] = fl.arith(); u32[fw] = LAZY_EAGER;
     } else {

@@ -10,14 +10,14 @@
  * each flag writer leaves, so JavaScript reads the same flags afterwards.
  */
 import type { DecodedInstruction } from '../decoder';
-import { LAZY_ADD, LAZY_CFOF, LAZY_DEC, LAZY_IMUL, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../lazy-flags';
+import { LAZY_ADC, LAZY_ADD, LAZY_CFOF, LAZY_DEC, LAZY_IMUL, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB } from '../lazy-flags';
 import type { Block } from '../jit/block';
 import { deadFlagWriters } from '../jit/flag-liveness';
 import { FunctionBody, Op } from './encoder';
 import { Untranslatable, WasmEmitter, sizeMask } from './emitter';
 
 const ALU_ADD = 0, ALU_OR = 1, ALU_ADC = 2, ALU_SBB = 3, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7;
-const RSP = 4;
+const RSP = 4, RBP = 5;
 
 /** The block as a function body, or undefined when an instruction is not covered. */
 export function translateBlock(block: Block): FunctionBody | undefined {
@@ -93,6 +93,7 @@ function translateInstruction(e: WasmEmitter, i: DecodedInstruction, last: boole
       if (i.regField === 0 || i.regField === 1) { aluInto(e, i, ALU_AND, size, rmTarget(i), () => f.i64(immediate(i, size)), true); return false; }
       if (i.regField === 2) { unary(e, i, size, 'not'); return false; }
       if (i.regField === 3) { unary(e, i, size, 'neg'); return false; }
+      if ((i.regField === 4 || i.regField === 5) && (size === 4 || size === 8)) { multiplyWide(e, i, size, i.regField === 5); return false; }
       throw new Untranslatable('MUL/DIV');
     }
     case 0xfe: case 0xff: {
@@ -150,6 +151,77 @@ function translateInstruction(e: WasmEmitter, i: DecodedInstruction, last: boole
     case 0xc0: case 0xc1: case 0xd0: case 0xd1: {
       const count = op <= 0xc1 ? i.imm & 0xff : 1;
       shift(e, i, sizeOf(i), count);
+      return false;
+    }
+    case 0xd2: case 0xd3: {
+      shiftByCl(e, i, sizeOf(i));
+      return false;
+    }
+    case 0xc9: {
+      if (i.opSize !== 8) throw new Untranslatable('16-bit LEAVE');
+      // LEAVE: RSP = RBP, then POP RBP.
+      const v = e.temp64(), rbp = e.temp64();
+      f.get(e.readRegLocal(RBP)).set(rbp);
+      const addr = e.translateAddress(rbp, 8, false);
+      e.load(addr, 8); f.set(v);
+      e.writeReg(RSP, 8, i, () => f.get(rbp).i64(8n).op(Op.i64Add));
+      e.writeReg(RBP, 8, i, () => f.get(v));
+      return false;
+    }
+    case 0x86: case 0x87: {
+      const size = sizeOf(i);
+      const old = e.temp64(), reg = e.temp64();
+      let addr = -1;
+      if (i.mod === 3) e.readReg(i.rm, size, i); else { addr = e.operandAddress(i, size, true); e.load(addr, size); }
+      f.set(old);
+      e.readReg(i.reg, size, i); f.set(reg);
+      if (i.mod === 3) e.writeReg(i.rm, size, i, () => f.get(reg)); else e.store(addr, size, () => f.get(reg));
+      e.writeReg(i.reg, size, i, () => f.get(old));
+      return false;
+    }
+    case 0x1c0: case 0x1c1: {
+      // XADD: the sum goes to the destination, its old value to the source register (written first, so with one register the sum stays).
+      const size = sizeOf(i);
+      let addr = -1;
+      const a = e.temp64(), b = e.temp64(), res = e.temp64();
+      if (i.mod === 3) e.readReg(i.rm, size, i); else { addr = e.operandAddress(i, size, true); e.load(addr, size); }
+      f.set(a);
+      e.readReg(i.reg, size, i); f.set(b);
+      f.get(a).get(b).op(Op.i64Add);
+      if (size !== 8) f.i64(sizeMask(size)).op(Op.i64And);
+      f.set(res);
+      e.record(LAZY_ADD, size, res, a, b);
+      e.known = { op: LAZY_ADD, size, a, b, res };
+      if (i.mod === 3) { e.writeReg(i.reg, size, i, () => f.get(a)); e.writeReg(i.rm, size, i, () => f.get(res)); } else {
+        e.store(addr, size, () => f.get(res));
+        e.writeReg(i.reg, size, i, () => f.get(a));
+      }
+      return false;
+    }
+    case 0x1b0: case 0x1b1: {
+      // CMPXCHG: flags as CMP accumulator, destination; equal: the source is stored, else the accumulator loads the destination.
+      const size = sizeOf(i);
+      let addr = -1;
+      const dest = e.temp64(), acc = e.temp64(), res = e.temp64(), src = e.temp64();
+      if (i.mod === 3) e.readReg(i.rm, size, i); else { addr = e.operandAddress(i, size, true); e.load(addr, size); }
+      f.set(dest);
+      e.readReg(0, size, i); f.set(acc);
+      e.readReg(i.reg, size, i); f.set(src);
+      f.get(acc).get(dest).op(Op.i64Sub);
+      if (size !== 8) f.i64(sizeMask(size)).op(Op.i64And);
+      f.set(res);
+      e.record(LAZY_SUB, size, res, acc, dest);
+      e.known = { op: LAZY_SUB, size, a: acc, b: dest, res };
+      const equal = e.temp32();
+      f.get(acc).get(dest).op(Op.i64Eq).set(equal);
+      // A memory destination is always written (the old value when unequal), as a locked cycle does; a register one
+      // only when equal, and the accumulator only when unequal (a 32-bit write not made clears no high half).
+      if (i.mod !== 3) e.store(addr, size, () => f.get(src).get(dest).get(equal).op(Op.select));
+      f.get(equal).ifVoid();
+      if (i.mod === 3) e.writeReg(i.rm, size, i, () => f.get(src));
+      f.op(Op.else);
+      e.writeReg(0, size, i, () => f.get(dest));
+      f.op(Op.end);
       return false;
     }
     case 0x1af: case 0x69: case 0x6b: {
@@ -265,10 +337,17 @@ function rmTarget(i: DecodedInstruction): Target {
  * read-modify-write faults before reading).
  */
 function aluInto(e: WasmEmitter, i: DecodedInstruction, aluOp: number, size: number, dest: Target, src: () => void, noWrite = false): void {
-  if (aluOp === ALU_ADC || aluOp === ALU_SBB) throw new Untranslatable('ADC/SBB');
   const f = e.f;
   const writes = !noWrite && aluOp !== ALU_CMP;
   const a = e.temp64(), b = e.temp64(), res = e.temp64();
+  // ADC/SBB: the carry in, from the last flag writer's locals or the record (which may leave the block).
+  let cin = -1;
+  if (aluOp === ALU_ADC || aluOp === ALU_SBB) {
+    cin = e.temp32();
+    const carry = e.knownCarry();
+    if (carry !== undefined) carry(); else e.condition(2);
+    f.set(cin);
+  }
   let addr = -1;
   if (dest.kind === 'reg') e.readReg(dest.r, size, i);
   else { addr = e.operandAddress(i, size, writes); e.load(addr, size); }
@@ -277,16 +356,19 @@ function aluInto(e: WasmEmitter, i: DecodedInstruction, aluOp: number, size: num
   f.get(a).get(b);
   switch (aluOp) {
     case ALU_ADD: f.op(Op.i64Add); break;
+    case ALU_ADC: f.op(Op.i64Add).get(cin).op(Op.i64ExtendI32U, Op.i64Add); break;
     case ALU_OR: f.op(Op.i64Or); break;
     case ALU_AND: f.op(Op.i64And); break;
     case ALU_XOR: f.op(Op.i64Xor); break;
+    case ALU_SBB: f.op(Op.i64Sub).get(cin).op(Op.i64ExtendI32U, Op.i64Sub); break;
     default: f.op(Op.i64Sub); break;
   }
   if (size !== 8) f.i64(sizeMask(size)).op(Op.i64And);
   f.set(res);
-  const kind = aluOp === ALU_ADD ? LAZY_ADD : aluOp === ALU_SUB || aluOp === ALU_CMP ? LAZY_SUB : LAZY_LOGIC;
-  e.record(kind, size, res, kind === LAZY_LOGIC ? -1 : a, kind === LAZY_LOGIC ? -1 : b);
-  e.known = { op: kind, size, a, b, res };
+  const kind = aluOp === ALU_ADD ? LAZY_ADD : aluOp === ALU_ADC ? LAZY_ADC : aluOp === ALU_SBB ? LAZY_SBB
+    : aluOp === ALU_SUB || aluOp === ALU_CMP ? LAZY_SUB : LAZY_LOGIC;
+  e.record(kind, size, res, kind === LAZY_LOGIC ? -1 : a, kind === LAZY_LOGIC ? -1 : b, cin);
+  e.known = { op: kind, size, a, b, res, cin };
   if (!writes) return;
   if (dest.kind === 'reg') e.writeReg(dest.r, size, i, () => f.get(res));
   else e.store(addr, size, () => f.get(res));
@@ -353,8 +435,9 @@ function shift(e: WasmEmitter, i: DecodedInstruction, size: number, rawCount: nu
   const count = rawCount & (size === 8 ? 63 : 31);
   const bits = size * 8;
   if (count === 0) {
-    // Still reads (and may fault on) a memory operand.
-    if (i.mod !== 3) { const addr = e.operandAddress(i, size, true); void addr; }
+    // Nothing changes but a memory operand is still accessed (and may fault), and a 32-bit register is still written (its high half cleared).
+    if (i.mod !== 3) e.operandAddress(i, size, true);
+    else if (size === 4) e.writeReg(i.rm, 4, i, () => e.readReg(i.rm, 4, i));
     return;
   }
   if (size !== 8 && count >= bits) throw new Untranslatable('shift count past the operand');
@@ -384,6 +467,104 @@ function shift(e: WasmEmitter, i: DecodedInstruction, size: number, rawCount: nu
   e.known = undefined;
   if (i.mod === 3) e.writeReg(i.rm, size, i, () => f.get(res));
   else e.store(addr, size, () => f.get(res));
+}
+
+/**
+ * MUL/IMUL with one operand at 32 or 64 bits: rDX:rAX = rAX * operand.
+ * Flags as alu.ts's Multiplier: ZF/SF/PF from the low half, CF = OF = the
+ * product does not fit in the low half (unsigned) or its sign extension
+ * (signed); recorded as LAZY_CFOF.
+ */
+function multiplyWide(e: WasmEmitter, i: DecodedInstruction, size: number, signed: boolean): void {
+  const f = e.f;
+  const a = e.temp64(), b = e.temp64(), lo = e.temp64(), hi = e.temp64(), over = e.temp32();
+  e.readRm(i, size); f.set(b);
+  e.readReg(0, size, i); f.set(a);
+  if (size === 4) {
+    // The whole product fits in 64 bits.
+    const p = e.temp64();
+    if (signed) f.get(a).op(Op.i64Extend32S).get(b).op(Op.i64Extend32S); else f.get(a).get(b);
+    f.op(Op.i64Mul).set(p);
+    f.get(p).i64(0xffffffffn).op(Op.i64And).set(lo);
+    f.get(p).i64(32n).op(Op.i64ShrU).i64(0xffffffffn).op(Op.i64And).set(hi);
+    if (signed) f.get(p).get(lo).op(Op.i64Extend32S).op(Op.i64Ne); else f.get(hi).i64(0n).op(Op.i64Ne);
+    f.set(over);
+  } else {
+    // 64 x 64 -> 128 from four 32 x 32 -> 64 products.
+    const a0 = e.temp64(), a1 = e.temp64(), b0 = e.temp64(), b1 = e.temp64(), p00 = e.temp64(), p01 = e.temp64(), p10 = e.temp64(), mid = e.temp64();
+    const low32 = (l: number): void => { f.get(l).i64(0xffffffffn).op(Op.i64And); };
+    const high32 = (l: number): void => { f.get(l).i64(32n).op(Op.i64ShrU); };
+    low32(a); f.set(a0); high32(a); f.set(a1); low32(b); f.set(b0); high32(b); f.set(b1);
+    f.get(a0).get(b0).op(Op.i64Mul).set(p00);
+    f.get(a0).get(b1).op(Op.i64Mul).set(p01);
+    f.get(a1).get(b0).op(Op.i64Mul).set(p10);
+    high32(p00); low32(p01); f.op(Op.i64Add); low32(p10); f.op(Op.i64Add).set(mid);
+    low32(p00); f.get(mid).i64(32n).op(Op.i64Shl).op(Op.i64Or).set(lo);
+    f.get(a1).get(b1).op(Op.i64Mul); high32(p01); f.op(Op.i64Add); high32(p10); f.op(Op.i64Add); high32(mid); f.op(Op.i64Add).set(hi);
+    if (signed) {
+      // The signed high half: subtract the other operand for each negative one.
+      f.get(hi).get(b).i64(0n).get(a).i64(0n).op(Op.i64LtS).op(Op.select).op(Op.i64Sub)
+        .get(a).i64(0n).get(b).i64(0n).op(Op.i64LtS).op(Op.select).op(Op.i64Sub).set(hi);
+      f.get(hi).get(lo).i64(63n).op(Op.i64ShrS).op(Op.i64Ne).set(over);
+    } else f.get(hi).i64(0n).op(Op.i64Ne).set(over);
+  }
+  const of = e.temp64();
+  f.get(over).op(Op.i64ExtendI32U).set(of);
+  e.record(LAZY_CFOF, size, lo, -1, of, over);
+  e.known = undefined;
+  e.writeReg(0, size, i, () => f.get(lo));
+  e.writeReg(2, size, i, () => f.get(hi));
+}
+
+/**
+ * SHL/SHR/SAR by CL (D2/D3 /4 /5 /6 /7): as `shift` with the count known
+ * only at run time. A masked count of 0 changes nothing, flags included; a
+ * count at or past the operand's width (8 and 16 bits) leaves the block for
+ * the interpreter's general path.
+ */
+function shiftByCl(e: WasmEmitter, i: DecodedInstruction, size: number): void {
+  const kind = i.regField;
+  if (kind < 4) throw new Untranslatable('rotate by CL');
+  const f = e.f;
+  const bits = size * 8;
+  const count = e.temp64(), a = e.temp64(), res = e.temp64(), cf = e.temp32(), of = e.temp64();
+  e.readReg(1, 1, i); f.i64(size === 8 ? 63n : 31n).op(Op.i64And).set(count);
+  if (size < 4) {
+    f.get(count).i64(BigInt(bits)).op(Op.i64GeU).ifVoid();
+    e.exitBefore(e.k);
+    f.op(Op.end);
+  }
+  let addr = -1;
+  if (i.mod === 3) e.readReg(i.rm, size, i);
+  else { addr = e.operandAddress(i, size, true); e.load(addr, size); }
+  f.set(a);
+  // A zero count leaves the operand as it was (written back all the same) and the flags untouched.
+  f.get(a).set(res);
+  f.get(count).i64(0n).op(Op.i64Ne).ifVoid();
+  const sext = (): void => { f.get(a); if (size === 4) f.op(Op.i64Extend32S); else if (size === 2) f.op(Op.i64Extend16S); else if (size === 1) f.op(Op.i64Extend8S); };
+  const countMinus1 = (): void => { f.get(count).i64(1n).op(Op.i64Sub); };
+  if (kind === 5) {
+    f.get(a).get(count).op(Op.i64ShrU).set(res);
+    f.get(a); countMinus1(); f.op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And).set(cf);
+    f.get(a).i64(BigInt(bits - 1)).op(Op.i64ShrU).set(of);
+  } else if (kind === 7) {
+    sext(); f.get(count).op(Op.i64ShrS).i64(sizeMask(size)).op(Op.i64And).set(res);
+    sext(); countMinus1(); f.op(Op.i64ShrS).op(Op.i32WrapI64).i32(1).op(Op.i32And).set(cf);
+    f.i64(0n).set(of);
+  } else {
+    f.get(a).get(count).op(Op.i64Shl).i64(sizeMask(size)).op(Op.i64And).set(res);
+    f.get(a).i64(BigInt(bits)).get(count).op(Op.i64Sub).op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And).set(cf);
+    f.get(res).i64(BigInt(bits - 1)).op(Op.i64ShrU).get(cf).op(Op.i64ExtendI32U).op(Op.i64Xor).set(of);
+  }
+  // Recorded whether dead or not past this point: the flags of a zero count are the old ones, so liveness cannot be known here.
+  const dead = e.flagsDead;
+  e.flagsDead = false;
+  e.record(LAZY_CFOF, size, res, -1, of, cf);
+  e.flagsDead = dead;
+  f.op(Op.end);
+  if (i.mod === 3) e.writeReg(i.rm, size, i, () => f.get(res));
+  else e.store(addr, size, () => f.get(res));
+  e.known = undefined;
 }
 
 /** PUSH of the i64 `value` pushes (64-bit): the store first, RSP after, so a miss changes nothing. */
