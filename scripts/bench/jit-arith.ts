@@ -35,7 +35,7 @@ import { machine, runProgram } from '../../test/tcg-jit-support';
 
 const ITERS = Number(process.argv[2] ?? '1000000');
 const RUNS = Number(process.argv[3] ?? '5');
-const TIER = (process.env.TIER ?? 'compiled') as 'compiled' | 'blocks' | 'interp';
+const TIER = (process.env.TIER ?? 'compiled') as 'compiled' | 'blocks' | 'interp' | 'wasm';
 const LOOPS = (process.argv[4] ?? 'mix,chacha,mpi,submul,calls,spread').split(',');
 
 /** Blocks in the `spread` workload. */

@@ -11,13 +11,13 @@
  * there: nothing the instruction does happens before its last possible exit.
  */
 import type { DecodedInstruction } from '../decoder';
-import { LAZY_ADC, LAZY_ADD, LAZY_LOGIC, LAZY_SBB, LAZY_SUB } from '../lazy-flags';
-import { SEG_FS, SEG_GS } from '../cpu-constants';
+import { LAZY_ADC, LAZY_ADD, LAZY_EAGER, LAZY_LOGIC, LAZY_SBB, LAZY_SUB } from '../lazy-flags';
+import { FLAG_CF, FLAG_OF, SEG_FS, SEG_GS } from '../cpu-constants';
 import type { Block } from '../jit/block';
 import { FunctionBody, I32, I64, Op } from './encoder';
 import { EXIT_SLOW, HELPER_DISPATCH, HELPER_FLAGS, HELPER_TLB } from './helpers';
 import {
-  FLAG_A, FLAG_B, FLAG_CIN, FLAG_OP, FLAG_RES, FLAG_SIZE, STATE_FLAGS, STATE_FS_BASE, STATE_GS_BASE, STATE_REG_HI, STATE_REG_LO,
+  FLAG_A, FLAG_B, FLAG_CIN, FLAG_EAGER, FLAG_OP, FLAG_RES, FLAG_SIZE, STATE_FLAGS, STATE_FS_BASE, STATE_GS_BASE, STATE_REG_HI, STATE_REG_LO,
   STATE_RETIRED, STATE_RIP,
 } from './space';
 
@@ -234,6 +234,26 @@ export class WasmEmitter {
     if (a >= 0) f.get(BASE).get(a).mem(Op.i64Store, STATE_FLAGS + FLAG_A, 3);
     if (b >= 0) f.get(BASE).get(b).mem(Op.i64Store, STATE_FLAGS + FLAG_B, 3);
     if (cin >= 0) f.get(BASE).get(cin).mem(Op.i32Store, STATE_FLAGS + FLAG_CIN, 2);
+  }
+
+  /**
+   * For instructions that change CF (and OF) and keep the other flags (rotates, BT): stores an
+   * eager record of the current flags with CF and OF replaced by the i32 0/1 locals `cf` and `of`
+   * (-1: OF kept), unless the flags are dead. May leave the block when the current flags cannot be
+   * computed here.
+   */
+  replaceCarry(cf: number, of: number): void {
+    if (this.flagsDead) return;
+    const f = this.f;
+    const bits = this.temp32();
+    f.get(BASE).call(HELPER_FLAGS).tee(bits).i32(-1).op(Op.i32Eq).ifVoid();
+    this.exitBefore(this.k);
+    f.op(Op.end);
+    f.get(BASE).i32(LAZY_EAGER).mem(Op.i32Store, STATE_FLAGS + FLAG_OP, 2);
+    f.get(BASE).get(bits).i32(of >= 0 ? ~(FLAG_CF | FLAG_OF) : ~FLAG_CF).op(Op.i32And).get(cf).op(Op.i32Or);
+    if (of >= 0) f.get(of).i32(11).op(Op.i32Shl).op(Op.i32Or);
+    f.mem(Op.i32Store, STATE_FLAGS + FLAG_EAGER, 2);
+    this.known = undefined;
   }
 
   /** Pushes the sign bit (i32 0/1) of the i64 that `value` pushes, at `size`. */

@@ -57,7 +57,7 @@ export const Op = {
   i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32LtS: 0x48, i32LtU: 0x49, i32GtS: 0x4a, i32GtU: 0x4b, i32LeS: 0x4c, i32LeU: 0x4d, i32GeS: 0x4e, i32GeU: 0x4f,
   i64Eqz: 0x50, i64Eq: 0x51, i64Ne: 0x52, i64LtS: 0x53, i64LtU: 0x54, i64GtS: 0x55, i64GtU: 0x56, i64LeS: 0x57, i64LeU: 0x58, i64GeS: 0x59, i64GeU: 0x5a,
   f64Eq: 0x61, f64Ne: 0x62,
-  i32Popcnt: 0x69, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32Xor: 0x73, i32Shl: 0x74, i32ShrS: 0x75, i32ShrU: 0x76,
+  i32Popcnt: 0x69, i32Rotl: 0x77, i32Rotr: 0x78, i64Rotl: 0x89, i64Rotr: 0x8a, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32Xor: 0x73, i32Shl: 0x74, i32ShrS: 0x75, i32ShrU: 0x76,
   i64Add: 0x7c, i64Sub: 0x7d, i64Mul: 0x7e, i64And: 0x83, i64Or: 0x84, i64Xor: 0x85, i64Shl: 0x86, i64ShrS: 0x87, i64ShrU: 0x88,
   i32WrapI64: 0xa7, i64ExtendI32S: 0xac, i64ExtendI32U: 0xad, f64ConvertI64S: 0xb9,
   i64Extend8S: 0xc2, i64Extend16S: 0xc3, i64Extend32S: 0xc4,
@@ -101,7 +101,7 @@ export class FunctionBody {
   }
   call(fn: number): this { this.code.push(Op.call); uleb(this.code, fn); return this; }
   returnCall(fn: number): this { this.code.push(Op.returnCall); uleb(this.code, fn); return this; }
-  returnCallIndirect(type: number): this { this.code.push(Op.returnCallIndirect); uleb(this.code, type); this.code.push(0); return this; }
+  returnCallIndirect(type: number, table: number): this { this.code.push(Op.returnCallIndirect); uleb(this.code, type); uleb(this.code, table); return this; }
   ifVoid(): this { this.code.push(Op.if, VOID); return this; }
   blockVoid(): this { this.code.push(Op.block, VOID); return this; }
   loopVoid(): this { this.code.push(Op.loop, VOID); return this; }
@@ -174,12 +174,14 @@ function name(out: number[], text: string): void {
 }
 
 /**
- * A module importing memory `env.memory`, with its own funcref table holding
- * `tabled` (function indices) at 0, 1, ...; `functions` are already encoded
- * code-section entries (FunctionBody.encode); `exported` names functions.
+ * A module importing memory `env.memory` and a funcref table `env.modules`
+ * (table 0, at least `importedTableSize` entries), with its own funcref table
+ * (table 1) holding `tabled` (function indices) at 0, 1, ...; `functions` are
+ * already encoded code-section entries (FunctionBody.encode); `exported`
+ * names functions.
  */
 export function encodeModule(types: FunctionType[], functions: { type: number; code: ArrayLike<number> }[],
-  exported: { name: string; fn: number }[], tabled: number[]): Uint8Array {
+  exported: { name: string; fn: number }[], tabled: number[], importedTableSize: number): Uint8Array {
   const out = new ByteWriter();
   out.all([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const typeSec: number[] = [];
@@ -191,8 +193,9 @@ export function encodeModule(types: FunctionType[], functions: { type: number; c
   }
   out.section(1, typeSec);
   const importSec: number[] = [];
-  uleb(importSec, 1);
+  uleb(importSec, 2);
   name(importSec, 'env'); name(importSec, 'memory'); importSec.push(0x02, 0x00); uleb(importSec, 0);
+  name(importSec, 'env'); name(importSec, 'modules'); importSec.push(0x01, 0x70, 0x00); uleb(importSec, importedTableSize);
   out.section(2, importSec);
   const funcSec = new ByteWriter();
   funcSec.uleb(functions.length);
@@ -206,10 +209,10 @@ export function encodeModule(types: FunctionType[], functions: { type: number; c
   uleb(exportSec, exported.length);
   for (const e of exported) { name(exportSec, e.name); exportSec.push(0x00); uleb(exportSec, e.fn); }
   out.section(7, exportSec);
-  // One active element segment: table 0 from offset 0.
+  // One active element segment: table 1 (the module's own) from offset 0, function indices.
   const elemSec = new ByteWriter();
   elemSec.uleb(1);
-  elemSec.all([0x00, Op.i32Const, 0x00, Op.end]);
+  elemSec.all([0x02, 0x01, Op.i32Const, 0x00, Op.end, 0x00]);
   elemSec.uleb(tabled.length);
   for (const fn of tabled) elemSec.uleb(fn);
   out.section(9, elemSec);

@@ -4,7 +4,7 @@
  * path, and the dispatch from one block to the next through the vCPU's
  * jump cache. Their indices and types are fixed (HELPER_*, TYPE_*).
  */
-import { FLAG_CF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF } from '../cpu-constants';
+import { FLAG_AF, FLAG_CF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF } from '../cpu-constants';
 import { LAZY_ADC, LAZY_ADD, LAZY_CFOF, LAZY_DEC, LAZY_EAGER, LAZY_INC, LAZY_LOGIC, LAZY_SBB, LAZY_SUB } from '../lazy-flags';
 import { F64, FunctionBody, FunctionType, I32, I64, Op } from './encoder';
 import {
@@ -15,7 +15,7 @@ import {
 
 /** Block: (state) -> exit code. */
 export const TYPE_BLOCK = 0;
-/** Flags: (state) -> CF|PF|ZF|SF|OF as RFLAGS bits, or -1 when the record's kind is not computed here. */
+/** Flags: (state) -> the six arithmetic flags as RFLAGS bits, or -1 when the record's kind is not computed here. */
 export const TYPE_FLAGS = 1;
 /** TLB: (state, linear, size, write) -> address in memory, or -1 (miss, MMIO, page crossing, non-canonical, code page). */
 export const TYPE_TLB = 2;
@@ -39,13 +39,19 @@ export const HELPER_ENTER = 3;
 export const HELPER_TYPES = [TYPE_FLAGS, TYPE_TLB, TYPE_DISPATCH, TYPE_ENTER];
 export const HELPER_COUNT = 4;
 
+/** Table 0: the enter functions of the current epoch's modules (imported, shared); table 1: the module's own blocks. */
+export const TABLE_MODULES = 0;
+export const TABLE_BLOCKS = 1;
+/** Modules one epoch (the time between two rebuilds of every block into one module) holds at most. */
+export const EPOCH_MODULES = 4096;
+
 /** Exit codes: the block ended and its successor is not in the jump cache (or the budget is spent); or it stopped before an instruction it leaves to JavaScript. */
 export const EXIT_DISPATCH = 0;
 export const EXIT_SLOW = 1;
 /** The dispatch found the next block in another module (STATE_NEXT_MODULE, STATE_NEXT_INDEX); budget and count are already charged. */
 export const EXIT_CROSS = 2;
 
-/** $flags: the record's CF, PF, ZF, SF and OF (AF is never needed by a condition). */
+/** $flags: the record's six arithmetic flags, as LazyFlags.arith computes them. */
 function flagsHelper(): FunctionBody {
   const f = new FunctionBody(1);
   const base = 0;
@@ -54,7 +60,7 @@ function flagsHelper(): FunctionBody {
   f.get(base).mem(Op.i32Load, rec + FLAG_OP, 2).set(op);
   // Eager: the stored bits.
   f.get(op).i32(LAZY_EAGER).op(Op.i32Eq).ifVoid()
-    .get(base).mem(Op.i32Load, rec + FLAG_EAGER, 2).i32(FLAG_CF | FLAG_PF | FLAG_ZF | FLAG_SF | FLAG_OF).op(Op.i32And).op(Op.return)
+    .get(base).mem(Op.i32Load, rec + FLAG_EAGER, 2).i32(FLAG_CF | FLAG_PF | FLAG_AF | FLAG_ZF | FLAG_SF | FLAG_OF).op(Op.i32And).op(Op.return)
     .op(Op.end);
   f.get(base).mem(Op.i32Load, rec + FLAG_SIZE, 2).set(size);
   f.get(base).mem(Op.i64Load, rec + FLAG_RES, 3).set(res);
@@ -67,6 +73,10 @@ function flagsHelper(): FunctionBody {
   f.get(res).get(shift).op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And).i32(7).op(Op.i32Shl).op(Op.i32Or);
   f.get(res).op(Op.i32WrapI64).i32(0xff).op(Op.i32And).op(Op.i32Popcnt).i32(1).op(Op.i32And).op(Op.i32Eqz).i32(2).op(Op.i32Shl).op(Op.i32Or);
   f.set(out);
+  // AF from bit 4 of the operands and result, for every kind but logic and CFOF (whose AF is clear).
+  f.get(op).i32(LAZY_LOGIC).op(Op.i32Ne).get(op).i32(LAZY_CFOF).op(Op.i32Ne).op(Op.i32And).ifVoid()
+    .get(out).get(a).get(b).op(Op.i64Xor).get(res).op(Op.i64Xor).op(Op.i32WrapI64).i32(FLAG_AF).op(Op.i32And).op(Op.i32Or).set(out)
+    .op(Op.end);
   // CF and OF by kind.
   const signOf = (): void => { f.get(shift).op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And); };
   const kind = (k: number, body: () => void): void => {
@@ -141,10 +151,11 @@ function tlbHelper(codePagesOffset: number): FunctionBody {
  * entry for the next RIP when its slot still holds the block the entry was
  * made for (same tag: not dropped, not replaced), translated for this CPL
  * and MMU generation, whose instructions fit in the budget (and the RIP is
- * not the run's stop address). A block in another module is left to
- * JavaScript to call (EXIT_CROSS); RIP is stored whenever it leaves.
+ * not the run's stop address). A block in another module of the epoch is
+ * entered through the shared table of modules; one of an older epoch is
+ * left to JavaScript to call (EXIT_CROSS). RIP is stored whenever it leaves.
  */
-function dispatchHelper(slotTagsOffset: number, moduleId: number): FunctionBody {
+function dispatchHelper(slotTagsOffset: number, moduleId: number, epochBase: number): FunctionBody {
   const f = new FunctionBody(3);
   const base = 0, rip = 1, count = 2;
   const budget = f.local(I32), entry = f.local(I32), hit = f.local(I32), module = f.local(I32);
@@ -167,8 +178,12 @@ function dispatchHelper(slotTagsOffset: number, moduleId: number): FunctionBody 
   f.get(base).get(rip).op(Op.f64ConvertI64S).mem(Op.f64Store, STATE_RIP, 3);
   f.get(hit).ifVoid();
   f.get(entry).mem(Op.i32Load, STATE_JUMP + JUMP_MODULE, 2).tee(module).i32(moduleId).op(Op.i32Eq)
-    .ifVoid().get(base).get(entry).mem(Op.i32Load, STATE_JUMP + JUMP_INDEX, 2).returnCallIndirect(TYPE_BLOCK).op(Op.end);
-  // In another module: JavaScript calls it (modules share no table, see tier.ts).
+    .ifVoid().get(base).get(entry).mem(Op.i32Load, STATE_JUMP + JUMP_INDEX, 2).returnCallIndirect(TYPE_BLOCK, TABLE_BLOCKS).op(Op.end);
+  // Another module of this epoch: through its enter function in the shared table.
+  f.get(module).i32(epochBase).op(Op.i32Sub).i32(EPOCH_MODULES).op(Op.i32LtU).ifVoid()
+    .get(base).get(entry).mem(Op.i32Load, STATE_JUMP + JUMP_INDEX, 2).get(module).i32(epochBase).op(Op.i32Sub)
+    .returnCallIndirect(TYPE_ENTER, TABLE_MODULES).op(Op.end);
+  // An older epoch's: JavaScript calls it if it still exists.
   f.get(base).get(module).mem(Op.i32Store, STATE_NEXT_MODULE, 2);
   f.get(base).get(entry).mem(Op.i32Load, STATE_JUMP + JUMP_INDEX, 2).mem(Op.i32Store, STATE_NEXT_INDEX, 2);
   f.i32(EXIT_CROSS).op(Op.return);
@@ -180,11 +195,11 @@ function dispatchHelper(slotTagsOffset: number, moduleId: number): FunctionBody 
 /** $enter: calls the block at `index` of the module's table. */
 function enterHelper(): FunctionBody {
   const f = new FunctionBody(2);
-  f.get(0).get(1).returnCallIndirect(TYPE_BLOCK);
+  f.get(0).get(1).returnCallIndirect(TYPE_BLOCK, TABLE_BLOCKS);
   return f;
 }
 
-/** The helpers of module number `moduleId`, in HELPER_* order. */
-export function helperFunctions(codePagesOffset: number, slotTagsOffset: number, moduleId: number): FunctionBody[] {
-  return [flagsHelper(), tlbHelper(codePagesOffset), dispatchHelper(slotTagsOffset, moduleId), enterHelper()];
+/** The helpers of module number `moduleId` of the epoch whose first module is `epochBase`, in HELPER_* order. */
+export function helperFunctions(codePagesOffset: number, slotTagsOffset: number, moduleId: number, epochBase: number): FunctionBody[] {
+  return [flagsHelper(), tlbHelper(codePagesOffset), dispatchHelper(slotTagsOffset, moduleId, epochBase), enterHelper()];
 }

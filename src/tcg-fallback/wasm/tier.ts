@@ -17,7 +17,7 @@ import { TLB_MASK, TLB_SIZE } from '../mmu';
 import type { Block } from '../jit/block';
 import type { BlockCache } from '../jit/block-cache';
 import { encodeModule } from './encoder';
-import { EXIT_CROSS, EXIT_SLOW, HELPER_COUNT, HELPER_ENTER, HELPER_TYPES, MODULE_TYPES, TYPE_BLOCK, helperFunctions } from './helpers';
+import { EPOCH_MODULES, EXIT_CROSS, EXIT_SLOW, HELPER_COUNT, HELPER_ENTER, HELPER_TYPES, MODULE_TYPES, TYPE_BLOCK, helperFunctions } from './helpers';
 import {
   JUMP_BITS, JUMP_COUNT, JUMP_CPL, JUMP_ENTRIES, JUMP_ENTRY_SIZE, JUMP_GENERATION, JUMP_GLOBAL, JUMP_INDEX, JUMP_MODULE, JUMP_RIP, JUMP_SLOT, JUMP_TAG, MAX_SLOTS,
   STATE_BUDGET, STATE_CPL, STATE_FLAGS, STATE_FS_BASE, STATE_GENERATION, STATE_GLOBAL_GENERATION, STATE_GS_BASE, STATE_JUMP,
@@ -75,6 +75,14 @@ export class WasmTier {
   private youngCount = 0;
   /** The way into each module still in use, by number (a merge drops the modules it replaces). */
   private readonly enters = new Map<number, EnterFunction>();
+  /**
+   * The current epoch's modules by number less `epochBase`, a table every module of the epoch
+   * imports, so that a block chains to a block of another module without leaving WebAssembly.
+   * V8 keeps every instance that imports a table alive with it and updates each on Table.set,
+   * so the table is replaced at each full rebuild and the old modules go with it.
+   */
+  private modulesTable = new WebAssembly.Table({ element: 'anyfunc', initial: EPOCH_MODULES });
+  private epochBase = 1;
   /** Statistics. */
   translated = 0;
   untranslatable = 0;
@@ -132,8 +140,11 @@ export class WasmTier {
     this.chunksWaiting = 0;
     if (blocks.length === 0) return;
     this.youngCount += blocks.length;
-    if (this.youngCount >= MERGE_MINIMUM && 2 * this.youngCount >= this.mergedCount) {
+    if ((this.youngCount >= MERGE_MINIMUM && 2 * this.youngCount >= this.mergedCount) || this.lastModule + 1 - this.epochBase >= EPOCH_MODULES) {
+      // A new epoch: a new table of modules, which the old modules (and the table they share) can be collected with.
       this.enters.clear();
+      this.epochBase = this.lastModule + 1;
+      this.modulesTable = new WebAssembly.Table({ element: 'anyfunc', initial: EPOCH_MODULES });
       this.build([...this.live]);
       this.mergedCount = this.live.size;
       this.youngCount = 0;
@@ -144,13 +155,14 @@ export class WasmTier {
   /** One module holding `blocks` (each has its translation); points each block at it. */
   private build(blocks: Block[]): void {
     const id = ++this.lastModule;
-    const helpers = helperFunctions(this.space.codePagesOffset, this.space.slotTagsOffset, id);
+    const helpers = helperFunctions(this.space.codePagesOffset, this.space.slotTagsOffset, id, this.epochBase);
     const functions = [...helpers.map((body, k) => ({ type: HELPER_TYPES[k], code: body.encode() })),
       ...blocks.map((b) => ({ type: TYPE_BLOCK, code: (b.wasm as WasmTranslation).code }))];
-    const bytes = encodeModule(MODULE_TYPES, functions, [{ name: 'enter', fn: HELPER_ENTER }], blocks.map((_, j) => HELPER_COUNT + j));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: this.space.memory } });
+    const bytes = encodeModule(MODULE_TYPES, functions, [{ name: 'enter', fn: HELPER_ENTER }], blocks.map((_, j) => HELPER_COUNT + j), EPOCH_MODULES);
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: this.space.memory, modules: this.modulesTable } });
     const enter = instance.exports.enter as EnterFunction;
     this.enters.set(id, enter);
+    this.modulesTable.set(id - this.epochBase, enter);
     this.modules++;
     for (let j = 0; j < blocks.length; j++) {
       const w = blocks[j].wasm as WasmTranslation;

@@ -56,7 +56,7 @@ function translateInstruction(e: WasmEmitter, i: DecodedInstruction, last: boole
   // One vCPU at a time runs on this thread, so a locked read-modify-write is a plain one; LOCK anywhere else is #UD.
   if (i.lock && !lockable(i)) throw new Untranslatable('LOCK');
   // NOP, the hint NOP, and a JMP the block builder followed.
-  if ((op === 0x90 && (i.rex & 1) === 0 && i.rep !== 0xf3) || op === 0x11f) return false;
+  if ((op === 0x90 && (i.rex & 1) === 0 && i.rep !== 0xf3) || (op >= 0x118 && op <= 0x11f)) return false;
   if (!last && (op === 0xeb || op === 0xe9)) return false;
   // ALU: 00-3F forms 0-5.
   if (op < 0x40 && (op & 7) <= 5) {
@@ -151,6 +151,33 @@ function translateInstruction(e: WasmEmitter, i: DecodedInstruction, last: boole
     case 0xc0: case 0xc1: case 0xd0: case 0xd1: {
       const count = op <= 0xc1 ? i.imm & 0xff : 1;
       shift(e, i, sizeOf(i), count);
+      return false;
+    }
+    case 0x1a3: case 0x1ab: case 0x1b3: case 0x1bb: {
+      if (i.opSize === 2) throw new Untranslatable('16-bit BT');
+      bitTest(e, i, [0x1a3, 0x1ab, 0x1b3, 0x1bb].indexOf(op), () => e.readReg(i.reg, i.opSize, i));
+      return false;
+    }
+    case 0x1ba: {
+      if (i.regField < 4 || i.opSize === 2) throw new Untranslatable('0F BA');
+      bitTest(e, i, i.regField - 4, () => f.i64(BigInt(i.imm & 0xff)));
+      return false;
+    }
+    case 0x1c8: case 0x1c9: case 0x1ca: case 0x1cb: case 0x1cc: case 0x1cd: case 0x1ce: case 0x1cf: {
+      if (i.opSize === 2) throw new Untranslatable('BSWAP r16');
+      const r = (op & 7) | ((i.rex & 1) << 3);
+      const v = e.temp64();
+      e.readReg(r, i.opSize, i); f.set(v);
+      // Byte k of the operand moves to byte size-1-k.
+      e.writeReg(r, i.opSize, i, () => {
+        for (let k = 0; k < i.opSize; k++) {
+          const shift = 8 * (i.opSize - 1 - 2 * k);
+          f.get(v);
+          if (shift > 0) f.i64(BigInt(shift)).op(Op.i64Shl); else if (shift < 0) f.i64(BigInt(-shift)).op(Op.i64ShrU);
+          f.i64(0xffn << BigInt(8 * (i.opSize - 1 - k))).op(Op.i64And);
+          if (k > 0) f.op(Op.i64Or);
+        }
+      });
       return false;
     }
     case 0xd2: case 0xd3: {
@@ -431,7 +458,7 @@ function unary(e: WasmEmitter, i: DecodedInstruction, size: number, what: 'not' 
  */
 function shift(e: WasmEmitter, i: DecodedInstruction, size: number, rawCount: number): void {
   const kind = i.regField;
-  if (kind < 4) throw new Untranslatable('rotate');
+  if (kind === 2 || kind === 3) throw new Untranslatable('RCL/RCR');
   const count = rawCount & (size === 8 ? 63 : 31);
   const bits = size * 8;
   if (count === 0) {
@@ -440,6 +467,7 @@ function shift(e: WasmEmitter, i: DecodedInstruction, size: number, rawCount: nu
     else if (size === 4) e.writeReg(i.rm, 4, i, () => e.readReg(i.rm, 4, i));
     return;
   }
+  if (kind <= 1) { rotate(e, i, size, count, kind === 1); return; }
   if (size !== 8 && count >= bits) throw new Untranslatable('shift count past the operand');
   const f = e.f;
   const a = e.temp64(), res = e.temp64(), cf = e.temp32(), of = e.temp64();
@@ -467,6 +495,62 @@ function shift(e: WasmEmitter, i: DecodedInstruction, size: number, rawCount: nu
   e.known = undefined;
   if (i.mod === 3) e.writeReg(i.rm, size, i, () => f.get(res));
   else e.store(addr, size, () => f.get(res));
+}
+
+/**
+ * ROL/ROR by a constant (nonzero once masked), as rotate.ts: CF the bit
+ * rotated into the low (ROL) or top (ROR) end, OF from the top bits, the
+ * other flags kept.
+ */
+function rotate(e: WasmEmitter, i: DecodedInstruction, size: number, count: number, right: boolean): void {
+  const f = e.f;
+  const bits = size * 8;
+  const n = count % bits;
+  const a = e.temp64(), res = e.temp64(), cf = e.temp32(), of = e.temp32(), msb = e.temp32();
+  let addr = -1;
+  if (i.mod === 3) e.readReg(i.rm, size, i);
+  else { addr = e.operandAddress(i, size, true); e.load(addr, size); }
+  f.set(a);
+  if (n === 0) f.get(a);
+  else if (size === 8) f.get(a).i64(BigInt(n)).op(right ? Op.i64Rotr : Op.i64Rotl);
+  else if (size === 4) f.get(a).op(Op.i32WrapI64).i32(n).op(right ? Op.i32Rotr : Op.i32Rotl).op(Op.i64ExtendI32U);
+  else {
+    const left = BigInt(right ? bits - n : n);
+    f.get(a).i64(left).op(Op.i64Shl).get(a).i64(BigInt(bits) - left).op(Op.i64ShrU).op(Op.i64Or).i64(sizeMask(size)).op(Op.i64And);
+  }
+  f.set(res);
+  f.get(res).i64(BigInt(bits - 1)).op(Op.i64ShrU).op(Op.i32WrapI64).set(msb);
+  if (right) {
+    f.get(msb).set(cf);
+    f.get(msb).get(res).i64(BigInt(bits - 2)).op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And).op(Op.i32Xor).set(of);
+  } else {
+    f.get(res).op(Op.i32WrapI64).i32(1).op(Op.i32And).set(cf);
+    f.get(msb).get(cf).op(Op.i32Xor).set(of);
+  }
+  e.replaceCarry(cf, of);
+  if (i.mod === 3) e.writeReg(i.rm, size, i, () => f.get(res));
+  else e.store(addr, size, () => f.get(res));
+}
+
+/**
+ * BT/BTS/BTR/BTC with a register operand (0F A3/AB/B3/BB with a register
+ * bit offset, 0F BA /4-/7 with an immediate): CF is the bit, the other flags
+ * are kept; the bit offset wraps at the operand size.
+ */
+function bitTest(e: WasmEmitter, i: DecodedInstruction, op: number, offset: () => void): void {
+  if (i.mod !== 3) throw new Untranslatable('BT with memory');
+  const f = e.f;
+  const size = i.opSize;
+  const v = e.temp64(), mask = e.temp64(), cf = e.temp32();
+  e.readReg(i.rm, size, i); f.set(v);
+  f.i64(1n); offset(); f.i64(BigInt(size * 8 - 1)).op(Op.i64And).op(Op.i64Shl).set(mask);
+  f.get(v).get(mask).op(Op.i64And).i64(0n).op(Op.i64Ne).set(cf);
+  e.replaceCarry(cf, -1);
+  if (op === 0) return;
+  e.writeReg(i.rm, size, i, () => {
+    f.get(v).get(mask);
+    if (op === 1) f.op(Op.i64Or); else if (op === 2) f.i64(-1n).op(Op.i64Xor).op(Op.i64And); else f.op(Op.i64Xor);
+  });
 }
 
 /**
