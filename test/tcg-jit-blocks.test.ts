@@ -210,6 +210,8 @@ t.test('an interrupt raised mid-block is taken at the next block boundary', asyn
     t.ok(src.delivered, `${tier}: delivered`);
     t.equal(eax, 50, `${tier}: in the iteration of the 50th store`);
     if (tier === 'interp') t.equal(at, afterStore, 'interpreter: at the next instruction boundary');
+    // The WebAssembly tier leaves its block before an MMIO access, and the interpreter runs that one instruction.
+    else if (tier === 'wasm') t.equal(at, afterStore, 'wasm: at the instruction after the store, which ran alone');
     else t.equal(at, again, `${tier}: at the end of the block that stored`);
     t.equal(cpu.lo[1], 1000, `${tier}: the loop finished`);
   }

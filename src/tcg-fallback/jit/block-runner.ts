@@ -117,7 +117,11 @@ export class BlockRunner {
             }
           }
           if (cpu.interruptShadow === 0 && cpu.interruptSource !== undefined && cpu.takeInterrupt()) { prev = undefined; continue; }
-          const b = cpu.interruptShadow === 0 && (cpu.eflagsSys & FLAG_TF) === 0 ? this.lookup(prev) : undefined;
+          // After a WebAssembly run that stopped before an instruction it leaves to JavaScript (a TLB miss, a fault to
+          // raise, a store into code), the interpreter runs that one instruction; what follows it is a block of its own.
+          const slow = this.wasm !== undefined && this.wasm.slowExit;
+          if (slow) (this.wasm as WasmVcpu).slowExit = false;
+          const b = !slow && cpu.interruptShadow === 0 && (cpu.eflagsSys & FLAG_TF) === 0 ? this.lookup(prev) : undefined;
           prev = undefined;
           if (b === undefined) {
             const n = cpu.executeInterpreted(1, stopAt);
@@ -128,7 +132,7 @@ export class BlockRunner {
           const wasm = this.wasm;
           if (wasm !== undefined) {
             if (b.wasmStatus === 0 && b.hits >= wasm.tier.threshold && b.codeSize === 8) wasm.tier.queueBlock(b);
-            if (b.wasm !== undefined && !wasm.slowExit && executed + b.insns.length <= budget && !(stopAt > b.rip && stopAt <= b.lastInsnRip)) {
+            if (b.wasm !== undefined && executed + b.insns.length <= budget && !(stopAt > b.rip && stopAt <= b.lastInsnRip)) {
               const retired = wasm.run(b, budget - executed, stopAt);
               executed += retired;
               cpu.instructionCount += retired;
@@ -137,8 +141,6 @@ export class BlockRunner {
               this.wasmRuns++;
               continue;
             }
-            // After a run that stopped before an instruction it leaves to JavaScript, that instruction's block runs here.
-            wasm.slowExit = false;
           }
           if (b.compiled === undefined && !b.uncompilable && ++b.hits > this.compileThreshold) this.compile(b);
           const fn = b.compiled;

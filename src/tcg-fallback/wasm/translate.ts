@@ -339,7 +339,7 @@ function translateInstruction(e: WasmEmitter, i: DecodedInstruction, last: boole
   throw new Untranslatable(`opcode ${op.toString(16)}`);
 }
 
-/** The forms LOCK may prefix that are translated: ALU, NOT/NEG, INC/DEC with a memory destination. */
+/** The forms LOCK may prefix that are translated: ALU, NOT/NEG, INC/DEC, XCHG, CMPXCHG, XADD with a memory destination. */
 function lockable(i: DecodedInstruction): boolean {
   if (i.mod === 3) return false;
   const op = i.opcode;
@@ -347,7 +347,7 @@ function lockable(i: DecodedInstruction): boolean {
   if (op === 0x80 || op === 0x81 || op === 0x83) return i.regField !== ALU_CMP;
   if (op === 0xf6 || op === 0xf7) return i.regField === 2 || i.regField === 3;
   if (op === 0xfe || op === 0xff) return i.regField <= 1;
-  return false;
+  return op === 0x86 || op === 0x87 || op === 0x1b0 || op === 0x1b1 || op === 0x1c0 || op === 0x1c1;
 }
 
 type Target = { kind: 'reg'; r: number } | { kind: 'mem' };
