@@ -43,7 +43,7 @@ export const HELPER_COUNT = 4;
 export const TABLE_MODULES = 0;
 export const TABLE_BLOCKS = 1;
 /** Modules one epoch (the time between two rebuilds of every block into one module) holds at most. */
-export const EPOCH_MODULES = 4096;
+export const EPOCH_MODULES = 1024;
 
 /** Exit codes: the block ended and its successor is not in the jump cache (or the budget is spent); or it stopped before an instruction it leaves to JavaScript. */
 export const EXIT_DISPATCH = 0;

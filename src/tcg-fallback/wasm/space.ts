@@ -55,7 +55,7 @@ export const STATE_TAG_WRITE = STATE_TAG_READ + TLB_ENTRIES * 8;
 export const STATE_HOST = STATE_TAG_WRITE + TLB_ENTRIES * 8;
 /** Jump cache: JUMP_ENTRIES entries of JUMP_ENTRY_SIZE bytes (see JumpEntry offsets). */
 export const STATE_JUMP = STATE_HOST + TLB_ENTRIES * 4;
-export const JUMP_BITS = 12;
+export const JUMP_BITS = 14;
 export const JUMP_ENTRIES = 1 << JUMP_BITS;
 export const JUMP_ENTRY_SHIFT = 6;
 export const JUMP_ENTRY_SIZE = 1 << JUMP_ENTRY_SHIFT;

@@ -16,8 +16,10 @@ import { LAZY_EAGER, LAZY_IMUL, SIZE_MASK } from '../lazy-flags';
 import { TLB_MASK, TLB_SIZE } from '../mmu';
 import type { Block } from '../jit/block';
 import type { BlockCache } from '../jit/block-cache';
-import { encodeModule } from './encoder';
-import { EPOCH_MODULES, EXIT_CROSS, EXIT_SLOW, HELPER_COUNT, HELPER_ENTER, HELPER_TYPES, MODULE_TYPES, TYPE_BLOCK, helperFunctions } from './helpers';
+import { FunctionBody, I32, encodeModule } from './encoder';
+import {
+  EPOCH_MODULES, EXIT_CROSS, EXIT_SLOW, HELPER_COUNT, HELPER_ENTER, HELPER_TYPES, MODULE_TYPES, TABLE_MODULES, TYPE_BLOCK, TYPE_ENTER, helperFunctions,
+} from './helpers';
 import {
   JUMP_BITS, JUMP_COUNT, JUMP_CPL, JUMP_ENTRIES, JUMP_ENTRY_SIZE, JUMP_GENERATION, JUMP_GLOBAL, JUMP_INDEX, JUMP_MODULE, JUMP_RIP, JUMP_SLOT, JUMP_TAG, MAX_SLOTS,
   STATE_BUDGET, STATE_CPL, STATE_FLAGS, STATE_FS_BASE, STATE_GENERATION, STATE_GLOBAL_GENERATION, STATE_GS_BASE, STATE_JUMP,
@@ -45,6 +47,7 @@ export function wasmEnabledFromEnv(): boolean {
 }
 
 type EnterFunction = (state: number, index: number) => number;
+type EpochEnterFunction = (state: number, moduleSlot: number, index: number) => number;
 
 /** Blocks translated since the last merge before they are all rebuilt into one module with the rest (see WasmTier.flush). */
 const MERGE_MINIMUM = 256;
@@ -83,6 +86,12 @@ export class WasmTier {
    */
   private modulesTable = new WebAssembly.Table({ element: 'anyfunc', initial: EPOCH_MODULES });
   private epochBase = 1;
+  /**
+   * enter(state, module - epochBase, index) for the current epoch: one function for JavaScript to call
+   * into any block of the epoch. V8 optimises a call site with one WebAssembly target; calling each
+   * module's own enter from one site went through its generic (slow) JavaScript-to-WebAssembly wrapper.
+   */
+  epochEnter: EpochEnterFunction;
   /** Statistics. */
   translated = 0;
   untranslatable = 0;
@@ -91,6 +100,7 @@ export class WasmTier {
 
   private constructor(readonly space: WasmSpace, cache: BlockCache) {
     cache.onDropTranslated = (b) => this.release(b);
+    this.epochEnter = this.trampoline();
   }
 
   private static readonly byCache = new WeakMap<BlockCache, WasmTier>();
@@ -145,6 +155,7 @@ export class WasmTier {
       this.enters.clear();
       this.epochBase = this.lastModule + 1;
       this.modulesTable = new WebAssembly.Table({ element: 'anyfunc', initial: EPOCH_MODULES });
+      this.epochEnter = this.trampoline();
       this.build([...this.live]);
       this.mergedCount = this.live.size;
       this.youngCount = 0;
@@ -169,6 +180,19 @@ export class WasmTier {
       w.module = id; w.enter = enter; w.index = j;
     }
   }
+
+  /** The epoch's trampoline: a module importing its table of modules, exporting enter(state, slot, index). */
+  private trampoline(): EpochEnterFunction {
+    const body = new FunctionBody(3);
+    body.get(0).get(2).get(1).returnCallIndirect(TYPE_ENTER, TABLE_MODULES);
+    const bytes = encodeModule([...MODULE_TYPES, { params: [I32, I32, I32], results: [I32] }], [{ type: MODULE_TYPES.length, code: body.encode() }],
+      [{ name: 'enter', fn: 0 }], [], EPOCH_MODULES);
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: this.space.memory, modules: this.modulesTable } });
+    return instance.exports.enter as EpochEnterFunction;
+  }
+
+  /** The first module number of the current epoch (the trampoline's slot 0). */
+  get currentEpochBase(): number { return this.epochBase; }
 
   /** The way into module number `id`, undefined once a merge replaced it. */
   moduleEnter(id: number): EnterFunction | undefined { return this.enters.get(id); }
@@ -266,7 +290,9 @@ export class WasmVcpu {
     i32[(e + JUMP_INDEX) >> 2] = w.index;
     // Each block's dispatch charges it to the budget before choosing the next.
     i32[(s + STATE_BUDGET) >> 2] = room;
-    let exit = w.enter(s, w.index);
+    const tier = this.tier;
+    const moduleSlot = w.module - tier.currentEpochBase;
+    let exit = moduleSlot >= 0 && moduleSlot < EPOCH_MODULES ? tier.epochEnter(s, moduleSlot, w.index) : w.enter(s, w.index);
     // The next block is in another module: calling it from here is the only way across (see WasmTier).
     while (exit === EXIT_CROSS) {
       const enter = this.tier.moduleEnter(i32[(s + STATE_NEXT_MODULE) >> 2]);
