@@ -90,6 +90,35 @@ done:
 done:
   nop
 `, 16);
+  agree(t, 'DIV and IDIV, and the dividends and quotients left to the interpreter', `
+  mov rax, 1000001
+  xor edx, edx
+  mov rcx, 7
+  div rcx
+  mov r8, rax
+  mov r9, rdx
+  mov rax, -1000001
+  cqo
+  idiv rcx
+  mov r10, rax
+  mov r11, rdx
+  mov eax, 0xfffffff0
+  mov edx, 3
+  mov ecx, 0x10000
+  div ecx
+  mov r12, rax
+  mov eax, -77
+  cdq
+  mov ecx, 10
+  idiv ecx
+  mov r13, rdx
+  mov rax, 5
+  mov edx, 1
+  div rcx
+  mov r14, rax
+done:
+  nop
+`, 20);
   agree(t, 'ADC and SBB chains, INC keeping CF, NEG and NOT', `
   mov rax, -1
   mov rbx, 1

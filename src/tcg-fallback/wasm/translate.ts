@@ -94,7 +94,8 @@ function translateInstruction(e: WasmEmitter, i: DecodedInstruction, last: boole
       if (i.regField === 2) { unary(e, i, size, 'not'); return false; }
       if (i.regField === 3) { unary(e, i, size, 'neg'); return false; }
       if ((i.regField === 4 || i.regField === 5) && (size === 4 || size === 8)) { multiplyWide(e, i, size, i.regField === 5); return false; }
-      throw new Untranslatable('MUL/DIV');
+      if ((i.regField === 6 || i.regField === 7) && (size === 4 || size === 8)) { divide(e, i, size, i.regField === 7); return false; }
+      throw new Untranslatable('8/16-bit MUL/DIV');
     }
     case 0xfe: case 0xff: {
       const size = sizeOf(i);
@@ -146,6 +147,16 @@ function translateInstruction(e: WasmEmitter, i: DecodedInstruction, last: boole
       // CBW/CWDE/CDQE: sign-extend the lower half of rAX into all of it.
       const s = i.opSize;
       e.writeReg(0, s, i, () => { e.readReg(0, s / 2, i); f.op(s === 2 ? Op.i64Extend8S : s === 4 ? Op.i64Extend16S : Op.i64Extend32S); });
+      return false;
+    }
+    case 0x99: {
+      // CWD/CDQ/CQO: rDX filled with rAX's sign.
+      const s = i.opSize;
+      e.writeReg(2, s, i, () => {
+        e.readReg(0, s, i);
+        if (s !== 8) f.op(s === 2 ? Op.i64Extend16S : Op.i64Extend32S);
+        f.i64(63n).op(Op.i64ShrS);
+      });
       return false;
     }
     case 0xc0: case 0xc1: case 0xd0: case 0xd1: {
@@ -598,6 +609,47 @@ function multiplyWide(e: WasmEmitter, i: DecodedInstruction, size: number, signe
   e.known = undefined;
   e.writeReg(0, size, i, () => f.get(lo));
   e.writeReg(2, size, i, () => f.get(hi));
+}
+
+/**
+ * DIV/IDIV at 32 and 64 bits: rAX = rDX:rAX / operand, rDX = the remainder;
+ * flags unchanged (as the interpreter's Divider leaves them). At 64 bits only
+ * a dividend that fits in rAX (rDX zero, or its sign extension for IDIV);
+ * a wider one, a zero divisor and any quotient that does not fit leave the
+ * block for the interpreter, which divides or raises #DE (WebAssembly's
+ * division would trap).
+ */
+function divide(e: WasmEmitter, i: DecodedInstruction, size: number, signed: boolean): void {
+  const f = e.f;
+  const d = e.temp64(), n = e.temp64(), q = e.temp64(), r = e.temp64();
+  e.readRm(i, size);
+  if (signed && size === 4) f.op(Op.i64Extend32S);
+  f.set(d);
+  if (size === 8) {
+    const rax = e.readRegLocal(0), rdx = e.readRegLocal(2);
+    f.get(rax).set(n);
+    f.get(d).op(Op.i64Eqz);
+    if (signed) {
+      f.get(rdx).get(rax).i64(63n).op(Op.i64ShrS).op(Op.i64Ne).op(Op.i32Or);
+      f.get(rax).i64(-(1n << 63n)).op(Op.i64Eq).get(d).i64(-1n).op(Op.i64Eq).op(Op.i32And).op(Op.i32Or);
+    } else f.get(rdx).i64(0n).op(Op.i64Ne).op(Op.i32Or);
+    f.ifVoid(); e.exitBefore(e.k); f.op(Op.end);
+    f.get(n).get(d).op(signed ? Op.i64DivS : Op.i64DivU).set(q);
+    f.get(n).get(d).op(signed ? Op.i64RemS : Op.i64RemU).set(r);
+  } else {
+    // EDX:EAX as one 64-bit dividend.
+    e.readReg(2, 4, i); f.i64(32n).op(Op.i64Shl); e.readReg(0, 4, i); f.op(Op.i64Or).set(n);
+    f.get(d).op(Op.i64Eqz);
+    if (signed) f.get(n).i64(-(1n << 63n)).op(Op.i64Eq).get(d).i64(-1n).op(Op.i64Eq).op(Op.i32And).op(Op.i32Or);
+    f.ifVoid(); e.exitBefore(e.k); f.op(Op.end);
+    f.get(n).get(d).op(signed ? Op.i64DivS : Op.i64DivU).set(q);
+    // The quotient must fit in 32 bits (signed: -2^31 .. 2^31-1).
+    if (signed) f.get(q).get(q).op(Op.i64Extend32S).op(Op.i64Ne); else f.get(q).i64(0xffffffffn).op(Op.i64GtU);
+    f.ifVoid(); e.exitBefore(e.k); f.op(Op.end);
+    f.get(n).get(d).op(signed ? Op.i64RemS : Op.i64RemU).set(r);
+  }
+  e.writeReg(0, size, i, () => f.get(q));
+  e.writeReg(2, size, i, () => f.get(r));
 }
 
 /**
