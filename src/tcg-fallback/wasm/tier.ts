@@ -27,8 +27,14 @@ import {
 } from './space';
 import { translateBlock } from './translate';
 
-/** Runs of a block (in the JavaScript tiers) before it is queued for translation. TSVISOR_WASM_THRESHOLD overrides. */
-export const DEFAULT_WASM_THRESHOLD = 50;
+/**
+ * Runs of a block (in the JavaScript tiers) before it is queued for translation. TSVISOR_WASM_THRESHOLD
+ * overrides. Boot to /init, alternating runs (2026-11-25): 20: 10.5-11.0 s, 50: 10.4-10.7, 200: 9.7-10.0,
+ * 500: 10.2, 1000: 9.8-10.7. Blocks per module (64) and the rebuild rule (at least 256 new blocks, half
+ * as many as the last rebuild held) were measured the same way: batches of 16 were slower, 256 the same;
+ * rebuilding sooner or later was no better.
+ */
+export const DEFAULT_WASM_THRESHOLD = 200;
 /** Blocks per module. TSVISOR_WASM_BATCH overrides. */
 export const DEFAULT_WASM_BATCH = 64;
 /** Calls of BlockRunner.execute (chunks) a queued block waits at most before its batch is built anyway. */
