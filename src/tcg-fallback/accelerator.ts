@@ -283,7 +283,7 @@ function apicMsrsFor(options: TcgAcceleratorOptions, k: number): ApicMsrs | unde
 export function createTcgAccelerator(config: AcceleratorConfig, options: TcgAcceleratorOptions = {}): Accelerator {
   const translate = options.translate ?? engineFromEnv() === 'jit';
   // Guest RAM at physical 0 in a WebAssembly memory, where the translator's third tier runs on it.
-  const memory = new GuestMemory(WasmSpace.allocateRam(config.ram, translate && wasmEnabledFromEnv()));
+  const memory = new GuestMemory(WasmSpace.allocateRam(config.ram, translate && wasmEnabledFromEnv(), config.cpus));
   const slice = options.sliceMs ?? 4;
   const vcpus: TcgVcpu[] = [];
   for (let k = 0; k < config.cpus; k++) {

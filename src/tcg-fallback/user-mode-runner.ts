@@ -49,9 +49,9 @@ export interface UserModePage {
   executable: boolean;
 }
 
-/** Physical layout: page tables from 1 MiB (room for the tables of 1000 pages), the caller's pages from 16 MiB. */
+/** Physical layout: page tables from 1 MiB (room for the tables of 250 pages), the caller's pages from 4 MiB. */
 const TABLES_PHYS = 0x100000;
-const PAGES_PHYS = 0x1000000;
+const PAGES_PHYS = 0x400000;
 
 export class UserModeError extends Error {
   override name = 'UserModeError';
@@ -93,6 +93,7 @@ export function runUserMode(options: {
     phys += bytes.length;
   }
   const tableBytes = new Uint8Array((1 + 3 * mappings.length) * 4096);
+  if (TABLES_PHYS + tableBytes.length > PAGES_PHYS) throw new UserModeError(`${mappings.length} pages: the page tables would not fit below the pages`);
   buildPageTables(tableBytes, mappings);
   if (wasm) {
     const [ram] = WasmSpace.allocateRam([{ guestAddress: 0, size: phys }], true);

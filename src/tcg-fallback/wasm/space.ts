@@ -75,10 +75,8 @@ export const STATE_STRIDE = Math.ceil(STATE_SIZE / PAGE) * PAGE;
 
 export const NO_HOST = 0xffffffff;
 
-/** vCPUs that get a state area (more run without the WebAssembly tier). */
-const MAX_STATE_AREAS = 64;
-/** Table slots (translated blocks alive at once). */
-export const MAX_SLOTS = 1 << 20;
+/** Slots (translated blocks alive at once; a boot has about 20,000). */
+export const MAX_SLOTS = 1 << 18;
 
 /** RAM at physical 0 may be a WebAssembly memory only when it fits below 4 GiB with the areas after it. */
 const MAX_LOW_RAM = 3 * 2 ** 30;
@@ -97,13 +95,17 @@ export class WasmSpace {
   private readonly stateOffset: number;
   private statesUsed = 0;
 
-  private constructor(ramSize: number, ramEnd: number) {
+  /** State areas: one per vCPU (a Cpu made beyond them runs without the WebAssembly tier). */
+  private readonly stateAreas: number;
+
+  private constructor(ramSize: number, ramEnd: number, cpus: number) {
+    this.stateAreas = cpus;
     this.pageCount = Math.ceil(ramEnd / 4096);
     const ramPages = Math.ceil(ramSize / PAGE);
     this.codePagesOffset = ramPages * PAGE;
     this.slotTagsOffset = this.codePagesOffset + Math.ceil(this.pageCount / PAGE) * PAGE;
     this.stateOffset = this.slotTagsOffset + MAX_SLOTS * 4;
-    const total = this.stateOffset + MAX_STATE_AREAS * STATE_STRIDE;
+    const total = this.stateOffset + cpus * STATE_STRIDE;
     this.memory = new WebAssembly.Memory({ initial: total / PAGE, maximum: total / PAGE });
     this.buffer = this.memory.buffer;
     this.ram = new Uint8Array(this.buffer, 0, ramSize);
@@ -115,7 +117,7 @@ export class WasmSpace {
 
   /** A fresh vCPU state area's absolute offset, or undefined when all are taken. */
   allocateState(): number | undefined {
-    if (this.statesUsed === MAX_STATE_AREAS) return undefined;
+    if (this.statesUsed === this.stateAreas) return undefined;
     return this.stateOffset + STATE_STRIDE * this.statesUsed++;
   }
 
@@ -134,14 +136,15 @@ export class WasmSpace {
 
   /**
    * RAM regions for the software CPU, the one at physical 0 inside a new
-   * WasmSpace when `wasm` (and it fits), the others plain typed arrays.
+   * WasmSpace with state areas for `cpus` vCPUs when `wasm` (and it fits),
+   * the others plain typed arrays.
    */
-  static allocateRam(ranges: readonly { guestAddress: number; size: number }[], wasm: boolean): MemoryRegion[] {
+  static allocateRam(ranges: readonly { guestAddress: number; size: number }[], wasm: boolean, cpus = 1): MemoryRegion[] {
     const low = ranges.find((r) => r.guestAddress === 0);
     let space: WasmSpace | undefined;
     if (wasm && low !== undefined && low.size <= MAX_LOW_RAM) {
       const ramEnd = Math.max(...ranges.map((r) => r.guestAddress + r.size));
-      space = new WasmSpace(low.size, ramEnd);
+      space = new WasmSpace(low.size, ramEnd, cpus);
       WasmSpace.byBuffer.set(space.buffer, space);
     }
     return ranges.map((r) => ({
