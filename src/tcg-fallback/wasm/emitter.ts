@@ -18,7 +18,7 @@ import { FunctionBody, I32, I64, Op } from './encoder';
 import { EXIT_SLOW, HELPER_DISPATCH, HELPER_FLAGS, HELPER_TLB } from './helpers';
 import {
   FLAG_A, FLAG_B, FLAG_CIN, FLAG_EAGER, FLAG_OP, FLAG_RES, FLAG_SIZE, STATE_FLAGS, STATE_FS_BASE, STATE_GS_BASE, STATE_REG_HI, STATE_REG_LO,
-  STATE_RETIRED, STATE_RIP,
+  STATE_BUDGET, STATE_RIP,
 } from './space';
 
 /** The function's only parameter: the vCPU's state area. */
@@ -207,12 +207,13 @@ export class WasmEmitter {
     }
   }
 
-  /** Leaves the block before instruction `k` (JavaScript runs it): registers, RIP and the retired count stored. */
+  /** Leaves the block before instruction `k` (JavaScript runs it): registers and RIP stored, the instructions before it charged. */
   exitBefore(k: number): void {
     const f = this.f;
     this.writeBack();
     f.get(BASE).f64(this.ripOf(k)).mem(Op.f64Store, STATE_RIP, 3);
-    if (k > 0) f.get(BASE).get(BASE).mem(Op.i32Load, STATE_RETIRED, 2).i32(k).op(Op.i32Add).mem(Op.i32Store, STATE_RETIRED, 2);
+    // The budget counts what retired (JavaScript takes the difference): the instructions before this one.
+    if (k > 0) f.get(BASE).get(BASE).mem(Op.i32Load, STATE_BUDGET, 2).i32(k).op(Op.i32Sub).mem(Op.i32Store, STATE_BUDGET, 2);
     f.i32(EXIT_SLOW).op(Op.return);
   }
 

@@ -10,7 +10,7 @@ import { F64, FunctionBody, FunctionType, I32, I64, Op } from './encoder';
 import {
   FLAG_A, FLAG_B, FLAG_CIN, FLAG_EAGER, FLAG_OP, FLAG_RES, FLAG_SIZE, JUMP_BITS, JUMP_COUNT, JUMP_CPL, JUMP_ENTRY_SHIFT, JUMP_GENERATION,
   JUMP_GLOBAL, JUMP_INDEX, JUMP_MODULE, JUMP_RIP, JUMP_SLOT, JUMP_TAG, STATE_BUDGET, STATE_CPL, STATE_FLAGS, STATE_GENERATION, STATE_GLOBAL_GENERATION, STATE_HOST,
-  STATE_JUMP, STATE_NEXT_INDEX, STATE_NEXT_MODULE, STATE_RETIRED, STATE_RIP, STATE_STOP_AT, STATE_TAG_READ, STATE_TAG_WRITE, STATE_TLB_HALF,
+  STATE_JUMP, STATE_NEXT_INDEX, STATE_NEXT_MODULE, STATE_RIP, STATE_STOP_AT, STATE_TAG_READ, STATE_TAG_WRITE, STATE_TLB_HALF,
 } from './space';
 
 /** Block: (state) -> exit code. */
@@ -147,19 +147,18 @@ function tlbHelper(codePagesOffset: number): FunctionBody {
 }
 
 /**
- * $dispatch: counts the block's instructions, then follows the jump cache
+ * $dispatch: charges the block's instructions to the budget, then follows the jump cache
  * entry for the next RIP when its slot still holds the block the entry was
  * made for (same tag: not dropped, not replaced), translated for this CPL
  * and MMU generation, whose instructions fit in the budget (and the RIP is
  * not the run's stop address). A block in another module of the epoch is
  * entered through the shared table of modules; one of an older epoch is
- * left to JavaScript to call (EXIT_CROSS). RIP is stored whenever it leaves.
+ * left to JavaScript to call (EXIT_CROSS). RIP is stored whenever it leaves (only then).
  */
 function dispatchHelper(slotTagsOffset: number, moduleId: number, epochBase: number): FunctionBody {
   const f = new FunctionBody(3);
   const base = 0, rip = 1, count = 2;
   const budget = f.local(I32), entry = f.local(I32), hit = f.local(I32), module = f.local(I32);
-  f.get(base).get(base).mem(Op.i32Load, STATE_RETIRED, 2).get(count).op(Op.i32Add).mem(Op.i32Store, STATE_RETIRED, 2);
   f.get(base).get(base).mem(Op.i32Load, STATE_BUDGET, 2).get(count).op(Op.i32Sub).tee(budget).mem(Op.i32Store, STATE_BUDGET, 2);
   // The entry: the same hash as BlockRunner's jump cache.
   f.get(rip).op(Op.i32WrapI64).get(rip).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).op(Op.i32Xor).i32((1 << JUMP_BITS) - 1).op(Op.i32And)
@@ -175,7 +174,6 @@ function dispatchHelper(slotTagsOffset: number, moduleId: number, epochBase: num
   f.get(entry).mem(Op.i32Load, STATE_JUMP + JUMP_SLOT, 2).i32(2).op(Op.i32Shl).mem(Op.i32Load, slotTagsOffset, 2)
     .get(entry).mem(Op.i32Load, STATE_JUMP + JUMP_TAG, 2).op(Op.i32Eq).op(Op.i32And);
   f.set(hit);
-  f.get(base).get(rip).op(Op.f64ConvertI64S).mem(Op.f64Store, STATE_RIP, 3);
   f.get(hit).ifVoid();
   f.get(entry).mem(Op.i32Load, STATE_JUMP + JUMP_MODULE, 2).tee(module).i32(moduleId).op(Op.i32Eq)
     .ifVoid().get(base).get(entry).mem(Op.i32Load, STATE_JUMP + JUMP_INDEX, 2).returnCallIndirect(TYPE_BLOCK, TABLE_BLOCKS).op(Op.end);
@@ -184,10 +182,12 @@ function dispatchHelper(slotTagsOffset: number, moduleId: number, epochBase: num
     .get(base).get(entry).mem(Op.i32Load, STATE_JUMP + JUMP_INDEX, 2).get(module).i32(epochBase).op(Op.i32Sub)
     .returnCallIndirect(TYPE_ENTER, TABLE_MODULES).op(Op.end);
   // An older epoch's: JavaScript calls it if it still exists.
+  f.get(base).get(rip).op(Op.f64ConvertI64S).mem(Op.f64Store, STATE_RIP, 3);
   f.get(base).get(module).mem(Op.i32Store, STATE_NEXT_MODULE, 2);
   f.get(base).get(entry).mem(Op.i32Load, STATE_JUMP + JUMP_INDEX, 2).mem(Op.i32Store, STATE_NEXT_INDEX, 2);
   f.i32(EXIT_CROSS).op(Op.return);
   f.op(Op.end);
+  f.get(base).get(rip).op(Op.f64ConvertI64S).mem(Op.f64Store, STATE_RIP, 3);
   f.i32(EXIT_DISPATCH);
   return f;
 }

@@ -32,9 +32,7 @@ export const STATE_FLAGS = 128;
 export const FLAG_OP = 0, FLAG_SIZE = 4, FLAG_RES = 8, FLAG_A = 16, FLAG_B = 24, FLAG_CIN = 32, FLAG_EAGER = 36;
 /** RIP where translated code stopped (float64, as Cpu.rip). */
 export const STATE_RIP = 176;
-/** Instructions retired since entry (int32). */
-export const STATE_RETIRED = 184;
-/** Instructions the run may still retire (int32). */
+/** Instructions the run may still retire (int32): what it started with, less what retired. */
 export const STATE_BUDGET = 188;
 export const STATE_CPL = 192;
 /** 0 or TLB_SIZE: the TLB half of the current CPL (supervisor, user). */

@@ -23,7 +23,7 @@ import {
 import {
   JUMP_BITS, JUMP_COUNT, JUMP_CPL, JUMP_ENTRIES, JUMP_ENTRY_SIZE, JUMP_GENERATION, JUMP_GLOBAL, JUMP_INDEX, JUMP_MODULE, JUMP_RIP, JUMP_SLOT, JUMP_TAG, MAX_SLOTS,
   STATE_BUDGET, STATE_CPL, STATE_FLAGS, STATE_FS_BASE, STATE_GENERATION, STATE_GLOBAL_GENERATION, STATE_GS_BASE, STATE_JUMP,
-  STATE_NEXT_INDEX, STATE_NEXT_MODULE, STATE_RETIRED, STATE_RIP, STATE_STOP_AT, STATE_TLB_HALF, WasmSpace,
+  STATE_NEXT_INDEX, STATE_NEXT_MODULE, STATE_RIP, STATE_STOP_AT, STATE_TLB_HALF, WasmSpace,
 } from './space';
 import { translateBlock } from './translate';
 
@@ -275,7 +275,6 @@ export class WasmVcpu {
     i32[(s + STATE_GLOBAL_GENERATION) >> 2] = mmu.globalGeneration;
     this.writeInt64(s + STATE_FS_BASE, cpu.segs[SEG_FS].base);
     this.writeInt64(s + STATE_GS_BASE, cpu.segs[SEG_GS].base);
-    i32[(s + STATE_RETIRED) >> 2] = 0;
     if (Number.isNaN(stopAt)) { u32[(s + STATE_STOP_AT) >> 2] = 0; u32[((s + STATE_STOP_AT) >> 2) + 1] = 0x80000000; } else this.writeInt64(s + STATE_STOP_AT, stopAt);
     // The jump cache entry for `b`, so that blocks chaining to it find it.
     const rip = b.rip;
@@ -312,6 +311,7 @@ export class WasmVcpu {
     fl.a = u32[fw + 4]; fl.aHi = u32[fw + 5];
     fl.b = u32[fw + 6]; fl.bHi = u32[fw + 7];
     fl.cin = u32[fw + 8]; fl.eager = u32[fw + 9];
-    return i32[(s + STATE_RETIRED) >> 2];
+    // Every block charges the budget with what it retires, and an early exit with the instructions before it.
+    return room - i32[(s + STATE_BUDGET) >> 2];
   }
 }
