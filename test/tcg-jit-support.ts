@@ -30,7 +30,8 @@ export function machine(tier: Tier): Machine {
   const mem = new GuestMemory(WasmSpace.allocateRam([{ guestAddress: 0, size: 4 << 20 }], tier === 'wasm'));
   const cpu = new Cpu(mem, new IoBus(memoryLogger()));
   cpu.handlers = handlerTable();
-  cpu.setTranslation(tier !== 'interp');
+  // The wasm tier whatever TSVISOR_WASM says (scripts/test-tcg-modes turns it off for the other modes).
+  cpu.setTranslation(tier !== 'interp', undefined, tier === 'wasm');
   if (cpu.jit !== undefined) cpu.jit.compileThreshold = tier === 'compiled' ? 0 : Infinity;
   const wasm = cpu.jit?.wasmTier;
   if (wasm !== undefined) { wasm.threshold = tier === 'wasm' ? 0 : Infinity; wasm.batch = 1; }

@@ -29,6 +29,7 @@ import { CPUID_SIGNATURE } from './cpuid';
 import { engineFromEnv } from './jit/mode';
 import type { BlockCache } from './jit/block-cache';
 import { STATE_REG_HI, STATE_REG_LO, WasmSpace } from './wasm/space';
+import { wasmEnabledFromEnv } from './wasm/tier';
 
 export type Handler = (cpu: Cpu, i: DecodedInstruction) => void;
 
@@ -164,9 +165,12 @@ export class Cpu implements CodeReader {
     this.setTranslation(engineFromEnv() === 'jit');
   }
 
-  /** Turns the block cache on or off (TSVISOR_TCG picks the default); vCPUs of one machine share `cache`. */
-  setTranslation(enabled: boolean, cache?: BlockCache): void {
-    this.jit = enabled ? new BlockRunner(this, cache) : undefined;
+  /**
+   * Turns the block cache on or off (TSVISOR_TCG picks the default); vCPUs of one machine share `cache`.
+   * `wasm`: whether its WebAssembly tier runs, where the RAM allows (TSVISOR_WASM picks the default).
+   */
+  setTranslation(enabled: boolean, cache?: BlockCache, wasm = wasmEnabledFromEnv()): void {
+    this.jit = enabled ? new BlockRunner(this, cache, wasm) : undefined;
   }
 
   /** Power-on / INIT state (SDM 10.1): real mode at F000:FFF0. */

@@ -74,11 +74,14 @@ export class BlockRunner {
   wasmInstructions = 0;
   wasmRuns = 0;
 
-  /** `cache` is shared by the vCPUs of one machine, so a store by one invalidates code cached for all. */
-  constructor(private readonly cpu: Cpu, cache?: BlockCache) {
+  /**
+   * `cache` is shared by the vCPUs of one machine, so a store by one invalidates code cached for all.
+   * `wasm`: run the WebAssembly tier where the vCPU's RAM is in a WasmSpace.
+   */
+  constructor(private readonly cpu: Cpu, cache?: BlockCache, wasm = wasmEnabledFromEnv()) {
     this.cache = cache ?? BlockCache.forMemory(cpu.memory);
     const space = WasmSpace.of(cpu.memory);
-    if (space !== undefined && cpu.wasmState !== undefined && wasmEnabledFromEnv()) {
+    if (space !== undefined && cpu.wasmState !== undefined && wasm) {
       this.wasm = new WasmVcpu(WasmTier.forCache(this.cache, space), cpu, cpu.wasmState);
     }
   }
