@@ -244,6 +244,19 @@ done:
   t.equal(m.fault()?.vector, 14, 'the #PF reached the policy');
   t.equal(m.cpu.lo[1], 0, 'RCX not loaded');
   t.equal(m.cpu.lo[3], 2, 'RBX written before the fault');
+  // Divisions WebAssembly would trap on (a zero divisor, INT64_MIN / -1) leave the block: the interpreter raises #DE.
+  for (const [name, divide] of [['zero divisor', 'xor ecx, ecx\n  div rcx'], ['INT64_MIN / -1', 'mov rax, 0x8000000000000000\n  cqo\n  mov rcx, -1\n  idiv rcx'],
+    ['32-bit quotient overflow', 'mov edx, 5\n  mov ecx, 2\n  div ecx']]) {
+    const d = agree(t, `#DE: ${name}`, `
+  mov rbx, 7
+  ${divide}
+  mov rsi, 9
+done:
+  nop
+`, 1);
+    t.equal(d.fault()?.vector, 0, `${name}: #DE reached the policy`);
+    t.equal(d.cpu.lo[6], 0, `${name}: nothing after the division ran`);
+  }
   // A store into the page holding the running code: the rest of the block runs the new bytes.
   agree(t, 'store into code', `
   mov ecx, 3
