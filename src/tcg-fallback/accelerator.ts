@@ -100,7 +100,7 @@ export class TcgVcpu implements Vcpu {
           : `instructions ${cpu.instructionCount} in blocks ${j.blockInstructions} (compiled ${j.compiledInstructions} in ${j.compiledCalls} calls) interpreted ${j.interpretedInstructions} ` +
             `blocks built ${j.cache.built} compiled ${j.compiledBlocks} page invalidations ${j.cache.invalidations}` +
             (j.wasmTier === undefined ? '' : ` wasm ${j.wasmInstructions} in ${j.wasmRuns} runs, translated ${j.wasmTier.translated}` +
-              ` untranslatable ${j.wasmTier.untranslatable} modules ${j.wasmTier.modules}`);
+              ` untranslatable ${j.wasmTier.untranslatable} modules ${j.wasmTier.modules} rebuilds ${j.wasmTier.merges}`);
       };
     }
     if (index > 0) {
