@@ -132,10 +132,12 @@ export class BlockRunner {
             this.interpretedInstructions += n;
             continue;
           }
+          // Whether the whole block may run as one unit: within the budget, with no stop address after its first instruction.
+          const whole = executed + b.insns.length <= budget && !(stopAt > b.rip && stopAt <= b.lastInsnRip);
           const wasm = this.wasm;
           if (wasm !== undefined) {
             if (b.wasmStatus === 0 && b.hits >= wasm.tier.threshold && b.codeSize === 8) wasm.tier.queueBlock(b);
-            if (b.wasm !== undefined && executed + b.insns.length <= budget && !(stopAt > b.rip && stopAt <= b.lastInsnRip)) {
+            if (b.wasm !== undefined && whole) {
               const retired = wasm.run(b, budget - executed, stopAt);
               executed += retired;
               cpu.instructionCount += retired;
@@ -147,7 +149,7 @@ export class BlockRunner {
           }
           if (b.compiled === undefined && !b.uncompilable && ++b.hits > this.compileThreshold) this.compile(b);
           const fn = b.compiled;
-          if (fn !== undefined && executed + b.insns.length <= budget && !(stopAt > b.rip && stopAt <= b.lastInsnRip)) {
+          if (fn !== undefined && whole) {
             running = b;
             const retired = fn(cpu, cpu.lo, cpu.hi, cpu.flags, b.handlers, b.insns, b, this.cache, budget - executed);
             running = undefined;

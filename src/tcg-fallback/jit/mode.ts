@@ -15,11 +15,16 @@ export function engineFromEnv(): TcgEngine {
   return DEFAULT_ENGINE;
 }
 
+/** A non-negative number from environment variable `name`, else `fallback`. */
+export function numberFromEnv(name: string, fallback: number): number {
+  const v = typeof process !== 'undefined' ? process.env[name] : undefined;
+  const n = v === undefined || v === '' ? NaN : Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
 /** Executions of a block before it is compiled to a JavaScript function (TSVISOR_JIT_THRESHOLD overrides; 0 compiles at once). */
 export function compileThresholdFromEnv(): number {
-  const v = typeof process !== 'undefined' ? process.env.TSVISOR_JIT_THRESHOLD : undefined;
-  const n = v === undefined || v === '' ? NaN : Number(v);
-  return Number.isFinite(n) && n >= 0 ? n : DEFAULT_COMPILE_THRESHOLD;
+  return numberFromEnv('TSVISOR_JIT_THRESHOLD', DEFAULT_COMPILE_THRESHOLD);
 }
 
 /**

@@ -66,9 +66,7 @@ export class WasmEmitter {
   temp32(): number { return this.f.local(I32); }
 
   /** The i64 local holding all of register `r`. */
-  readRegLocal(r: number): number { return this.regLocal(r); }
-
-  private regLocal(r: number): number {
+  regLocal(r: number): number {
     let l = this.regLocals[r];
     if (l < 0) { l = this.f.local(I64); this.regLocals[r] = l; }
     return l;

@@ -51,7 +51,7 @@ export const STATE_TAG_READ = 1024;
 export const TLB_ENTRIES = 2048;
 export const STATE_TAG_WRITE = STATE_TAG_READ + TLB_ENTRIES * 8;
 export const STATE_HOST = STATE_TAG_WRITE + TLB_ENTRIES * 8;
-/** Jump cache: JUMP_ENTRIES entries of JUMP_ENTRY_SIZE bytes (see JumpEntry offsets). */
+/** Jump cache: JUMP_ENTRIES entries of JUMP_ENTRY_SIZE bytes (fields at the JUMP_* offsets below). */
 export const STATE_JUMP = STATE_HOST + TLB_ENTRIES * 4;
 export const JUMP_BITS = 14;
 export const JUMP_ENTRIES = 1 << JUMP_BITS;
@@ -116,7 +116,11 @@ export class WasmSpace {
   /** A fresh vCPU state area's absolute offset, or undefined when all are taken. */
   allocateState(): number | undefined {
     if (this.statesUsed === this.stateAreas) return undefined;
-    return this.stateOffset + STATE_STRIDE * this.statesUsed++;
+    const state = this.stateOffset + STATE_STRIDE * this.statesUsed++;
+    // Empty jump cache entries hold a non-canonical RIP, which no block has.
+    const words = new Uint32Array(this.buffer, state + STATE_JUMP, (JUMP_ENTRIES * JUMP_ENTRY_SIZE) / 4);
+    for (let w = (JUMP_RIP >> 2) + 1; w < words.length; w += JUMP_ENTRY_SIZE / 4) words[w] = 0x80000000;
+    return state;
   }
 
   /** Whether `bytes` (a RAM region's) is this memory's RAM. */

@@ -21,11 +21,12 @@ import {
   EPOCH_MODULES, EXIT_CROSS, EXIT_SLOW, HELPER_COUNT, HELPER_ENTER, HELPER_TYPES, MODULE_TYPES, TABLE_MODULES, TYPE_BLOCK, TYPE_ENTER, helperFunctions,
 } from './helpers';
 import {
-  JUMP_BITS, JUMP_COUNT, JUMP_CPL, JUMP_ENTRIES, JUMP_ENTRY_SIZE, JUMP_GENERATION, JUMP_GLOBAL, JUMP_INDEX, JUMP_MODULE, JUMP_RIP, JUMP_SLOT, JUMP_TAG, MAX_SLOTS,
+  JUMP_BITS, JUMP_COUNT, JUMP_CPL, JUMP_ENTRY_SIZE, JUMP_GENERATION, JUMP_GLOBAL, JUMP_INDEX, JUMP_MODULE, JUMP_RIP, JUMP_SLOT, JUMP_TAG, MAX_SLOTS,
   STATE_BUDGET, STATE_CPL, STATE_FLAGS, STATE_FS_BASE, STATE_GENERATION, STATE_GLOBAL_GENERATION, STATE_GS_BASE, STATE_JUMP,
   STATE_NEXT_INDEX, STATE_NEXT_MODULE, STATE_RIP, STATE_STOP_AT, STATE_TLB_HALF, WasmSpace,
 } from './space';
 import { translateBlock } from './translate';
+import { numberFromEnv } from '../jit/mode';
 
 /**
  * Runs of a block (in the JavaScript tiers) before it is queued for translation. TSVISOR_WASM_THRESHOLD
@@ -43,12 +44,6 @@ export const DEFAULT_WASM_BATCH = 64;
  * 1 slower in 4 of 4 (8%): more, smaller modules.
  */
 const FLUSH_AFTER_CHUNKS = 16;
-
-function numberFromEnv(name: string, fallback: number): number {
-  const v = typeof process !== 'undefined' ? process.env[name] : undefined;
-  const n = v === undefined || v === '' ? NaN : Number(v);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-}
 
 /** Whether the WebAssembly tier runs (TSVISOR_WASM=0 turns it off). */
 export function wasmEnabledFromEnv(): boolean {
@@ -101,7 +96,7 @@ export class WasmTier {
    * into any block of the epoch. V8 optimises a call site with one WebAssembly target; calling each
    * module's own enter from one site went through its generic (slow) JavaScript-to-WebAssembly wrapper.
    */
-  epochEnter: EpochEnterFunction;
+  private epochTrampoline: EpochEnterFunction | undefined;
   /** Statistics. */
   translated = 0;
   untranslatable = 0;
@@ -110,7 +105,12 @@ export class WasmTier {
 
   private constructor(readonly space: WasmSpace, cache: BlockCache) {
     cache.onDropTranslated = (b) => this.release(b);
-    this.epochEnter = this.trampoline();
+  }
+
+  /** The current epoch's trampoline, built on first use (a vCPU enters WebAssembly only once a block is translated). */
+  get epochEnter(): EpochEnterFunction {
+    if (this.epochTrampoline === undefined) this.epochTrampoline = this.trampoline();
+    return this.epochTrampoline;
   }
 
   private static readonly byCache = new WeakMap<BlockCache, WasmTier>();
@@ -165,7 +165,7 @@ export class WasmTier {
       this.enters.clear();
       this.epochBase = this.lastModule + 1;
       this.modulesTable = new WebAssembly.Table({ element: 'anyfunc', initial: EPOCH_MODULES });
-      this.epochEnter = this.trampoline();
+      this.epochTrampoline = undefined;
       this.build([...this.live]);
       this.mergedCount = this.live.size;
       this.youngCount = 0;
@@ -237,11 +237,6 @@ export class WasmVcpu {
     this.u32 = new Uint32Array(buffer);
     this.i32 = new Int32Array(buffer);
     this.f64 = new Float64Array(buffer);
-    // Empty jump cache entries hold a non-canonical RIP, which no block has.
-    for (let k = 0; k < JUMP_ENTRIES; k++) {
-      const w = (state + STATE_JUMP + k * JUMP_ENTRY_SIZE + JUMP_RIP) >> 2;
-      this.u32[w] = 0; this.u32[w + 1] = 0x80000000;
-    }
   }
 
   /** Writes the number `v` (a signed 64-bit value, exact) as an int64 at absolute offset `at`. */

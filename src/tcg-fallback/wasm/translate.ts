@@ -199,7 +199,7 @@ function translateInstruction(e: WasmEmitter, i: DecodedInstruction, last: boole
       if (i.opSize !== 8) throw new Untranslatable('16-bit LEAVE');
       // LEAVE: RSP = RBP, then POP RBP.
       const v = e.temp64(), rbp = e.temp64();
-      f.get(e.readRegLocal(RBP)).set(rbp);
+      f.get(e.regLocal(RBP)).set(rbp);
       const addr = e.translateAddress(rbp, 8, false);
       e.load(addr, 8); f.set(v);
       e.writeReg(RSP, 8, i, () => f.get(rbp).i64(8n).op(Op.i64Add));
@@ -303,7 +303,7 @@ function translateInstruction(e: WasmEmitter, i: DecodedInstruction, last: boole
   if (op >= 0x50 && op <= 0x5f) {
     if (i.opSize !== 8) throw new Untranslatable('16-bit PUSH/POP');
     const r = (op & 7) | ((i.rex & 1) << 3);
-    if (op < 0x58) push(e, i, () => f.get(e.readRegLocal(r)));
+    if (op < 0x58) push(e, i, () => f.get(e.regLocal(r)));
     else {
       const v = pop(e, i);
       e.writeReg(r, 8, i, () => f.get(v));
@@ -326,7 +326,7 @@ function translateInstruction(e: WasmEmitter, i: DecodedInstruction, last: boole
   if (op === 0xc3 && i.opSize === 8) {
     const target = e.temp64();
     const rsp = e.temp64();
-    f.get(e.readRegLocal(RSP)).set(rsp);
+    f.get(e.regLocal(RSP)).set(rsp);
     const addr = e.translateAddress(rsp, 8, false);
     e.load(addr, 8); f.set(target);
     exitIfNonCanonical(e, target);
@@ -486,21 +486,7 @@ function shift(e: WasmEmitter, i: DecodedInstruction, size: number, rawCount: nu
   if (i.mod === 3) e.readReg(i.rm, size, i);
   else { addr = e.operandAddress(i, size, true); e.load(addr, size); }
   f.set(a);
-  const c = BigInt(count);
-  const sext = (): void => { f.get(a); if (size === 4) f.op(Op.i64Extend32S); else if (size === 2) f.op(Op.i64Extend16S); else if (size === 1) f.op(Op.i64Extend8S); };
-  if (kind === 5) {
-    f.get(a).i64(c).op(Op.i64ShrU).set(res);
-    f.get(a).i64(c - 1n).op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And).set(cf);
-    f.get(a).i64(BigInt(bits - 1)).op(Op.i64ShrU).set(of);
-  } else if (kind === 7) {
-    sext(); f.i64(c).op(Op.i64ShrS).i64(sizeMask(size)).op(Op.i64And).set(res);
-    sext(); f.i64(c - 1n).op(Op.i64ShrS).op(Op.i32WrapI64).i32(1).op(Op.i32And).set(cf);
-    f.i64(0n).set(of);
-  } else if (kind === 4 || kind === 6) {
-    f.get(a).i64(c).op(Op.i64Shl).i64(sizeMask(size)).op(Op.i64And).set(res);
-    f.get(a).i64(BigInt(bits) - c).op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And).set(cf);
-    f.get(res).i64(BigInt(bits - 1)).op(Op.i64ShrU).get(cf).op(Op.i64ExtendI32U).op(Op.i64Xor).set(of);
-  } else throw new Untranslatable('RCL/RCR');
+  shiftCore(e, kind, size, a, () => f.i64(BigInt(count)), res, cf, of);
   // LAZY_CFOF: cin is CF, b is OF.
   e.record(LAZY_CFOF, size, res, -1, of, cf);
   e.known = undefined;
@@ -626,7 +612,7 @@ function divide(e: WasmEmitter, i: DecodedInstruction, size: number, signed: boo
   if (signed && size === 4) f.op(Op.i64Extend32S);
   f.set(d);
   if (size === 8) {
-    const rax = e.readRegLocal(0), rdx = e.readRegLocal(2);
+    const rax = e.regLocal(0), rdx = e.regLocal(2);
     f.get(rax).set(n);
     f.get(d).op(Op.i64Eqz);
     if (signed) {
@@ -650,6 +636,33 @@ function divide(e: WasmEmitter, i: DecodedInstruction, size: number, signed: boo
   }
   e.writeReg(0, size, i, () => f.get(q));
   e.writeReg(2, size, i, () => f.get(r));
+}
+
+/**
+ * SHL/SAL (kind 4, 6), SHR (5), SAR (7) of the operand in local `a` at `size` by the count that
+ * `count` pushes (an i64, nonzero, below the operand's width), into locals `res`, `cf` (i32) and
+ * `of`, as alu.ts's shiftFast: CF the last bit shifted out, OF the operand's top bit (SHR), 0
+ * (SAR), or the result's top bit xor CF (SHL).
+ */
+function shiftCore(e: WasmEmitter, kind: number, size: number, a: number, count: () => void, res: number, cf: number, of: number): void {
+  const f = e.f;
+  const bits = BigInt(size * 8);
+  const sext = (): void => { f.get(a); if (size === 4) f.op(Op.i64Extend32S); else if (size === 2) f.op(Op.i64Extend16S); else if (size === 1) f.op(Op.i64Extend8S); };
+  const countMinus1 = (): void => { count(); f.i64(1n).op(Op.i64Sub); };
+  const lowBit = (): void => { f.op(Op.i32WrapI64).i32(1).op(Op.i32And); };
+  if (kind === 5) {
+    f.get(a); count(); f.op(Op.i64ShrU).set(res);
+    f.get(a); countMinus1(); f.op(Op.i64ShrU); lowBit(); f.set(cf);
+    f.get(a).i64(bits - 1n).op(Op.i64ShrU).set(of);
+  } else if (kind === 7) {
+    sext(); count(); f.op(Op.i64ShrS).i64(sizeMask(size)).op(Op.i64And).set(res);
+    sext(); countMinus1(); f.op(Op.i64ShrS); lowBit(); f.set(cf);
+    f.i64(0n).set(of);
+  } else {
+    f.get(a); count(); f.op(Op.i64Shl).i64(sizeMask(size)).op(Op.i64And).set(res);
+    f.get(a).i64(bits); count(); f.op(Op.i64Sub).op(Op.i64ShrU); lowBit(); f.set(cf);
+    f.get(res).i64(bits - 1n).op(Op.i64ShrU).get(cf).op(Op.i64ExtendI32U).op(Op.i64Xor).set(of);
+  }
 }
 
 /**
@@ -677,21 +690,7 @@ function shiftByCl(e: WasmEmitter, i: DecodedInstruction, size: number): void {
   // A zero count leaves the operand as it was (written back all the same) and the flags untouched.
   f.get(a).set(res);
   f.get(count).i64(0n).op(Op.i64Ne).ifVoid();
-  const sext = (): void => { f.get(a); if (size === 4) f.op(Op.i64Extend32S); else if (size === 2) f.op(Op.i64Extend16S); else if (size === 1) f.op(Op.i64Extend8S); };
-  const countMinus1 = (): void => { f.get(count).i64(1n).op(Op.i64Sub); };
-  if (kind === 5) {
-    f.get(a).get(count).op(Op.i64ShrU).set(res);
-    f.get(a); countMinus1(); f.op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And).set(cf);
-    f.get(a).i64(BigInt(bits - 1)).op(Op.i64ShrU).set(of);
-  } else if (kind === 7) {
-    sext(); f.get(count).op(Op.i64ShrS).i64(sizeMask(size)).op(Op.i64And).set(res);
-    sext(); countMinus1(); f.op(Op.i64ShrS).op(Op.i32WrapI64).i32(1).op(Op.i32And).set(cf);
-    f.i64(0n).set(of);
-  } else {
-    f.get(a).get(count).op(Op.i64Shl).i64(sizeMask(size)).op(Op.i64And).set(res);
-    f.get(a).i64(BigInt(bits)).get(count).op(Op.i64Sub).op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And).set(cf);
-    f.get(res).i64(BigInt(bits - 1)).op(Op.i64ShrU).get(cf).op(Op.i64ExtendI32U).op(Op.i64Xor).set(of);
-  }
+  shiftCore(e, kind, size, a, () => f.get(count), res, cf, of);
   // Recorded whether dead or not past this point: the flags of a zero count are the old ones, so liveness cannot be known here.
   const dead = e.flagsDead;
   e.flagsDead = false;
@@ -708,7 +707,7 @@ function push(e: WasmEmitter, i: DecodedInstruction, value: () => void): void {
   const f = e.f;
   const v = e.temp64(), rsp = e.temp64();
   value(); f.set(v);
-  f.get(e.readRegLocal(RSP)).i64(8n).op(Op.i64Sub).set(rsp);
+  f.get(e.regLocal(RSP)).i64(8n).op(Op.i64Sub).set(rsp);
   const addr = e.translateAddress(rsp, 8, true);
   e.store(addr, 8, () => f.get(v));
   e.writeReg(RSP, 8, i, () => f.get(rsp));
@@ -718,7 +717,7 @@ function push(e: WasmEmitter, i: DecodedInstruction, value: () => void): void {
 function pop(e: WasmEmitter, i: DecodedInstruction): number {
   const f = e.f;
   const v = e.temp64(), rsp = e.temp64();
-  f.get(e.readRegLocal(RSP)).set(rsp);
+  f.get(e.regLocal(RSP)).set(rsp);
   const addr = e.translateAddress(rsp, 8, false);
   e.load(addr, 8); f.set(v);
   e.writeReg(RSP, 8, i, () => f.get(rsp).i64(8n).op(Op.i64Add));
